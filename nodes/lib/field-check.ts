@@ -1,0 +1,170 @@
+/**
+ * The wording of every field rule, and the cross-field rules, in one dependency-free module.
+ * It runs in two places: the runtime (task-schema.ts turns zod issues into these messages) and the
+ * editor (scripts/build.js ships this compiled file to the browser as window.OVI_CHECK), so a user
+ * sees the same sentence in the edit dialog and in a Catch node. Keep it free of imports.
+ */
+
+export type FieldGroup = 'core' | 'advanced' | 'accelerator' | 'delivery';
+export type FieldKind = 'string' | 'prompt' | 'integer' | 'number' | 'boolean' | 'enum' | 'seed' | 'url' | 'image' | 'uuid';
+
+/** One task field as the editor and the docs see it; derived from the zod schema (task-schema.ts). */
+export interface FieldMeta {
+  path: string; // API path, e.g. "advancedFeatures.videoCFGScale"
+  group: FieldGroup;
+  kind: FieldKind;
+  min?: number | string; // string only for the seed's 2^63-1
+  max?: number | string;
+  step?: number;
+  values?: string[];
+  nullable?: boolean;
+  required?: boolean;
+  fixed?: boolean; // one allowed value, set by the node
+  serviceDefault?: unknown; // what Runware applies when the field is absent
+  description?: string;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID_V4_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+const DATA_URI_RE = /^data:image\/(png|jpeg|jpg|webp|gif|bmp|avif);base64,[A-Za-z0-9+/]+={0,2}$/;
+const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
+export const SEED_MAX = '9223372036854775807';
+/** Largest image string we accept (about 10 MiB of image as base64). */
+export const MAX_IMAGE_CHARS = 14 * 1024 * 1024;
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+function rangeText(meta: FieldMeta): string {
+  const hasMin = meta.min !== undefined;
+  const hasMax = meta.max !== undefined;
+  if (hasMin && hasMax) return ' between ' + meta.min + ' and ' + meta.max;
+  if (hasMin) return ' of at least ' + meta.min;
+  if (hasMax) return ' of at most ' + meta.max;
+  return '';
+}
+
+export function seedInRange(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 && !Object.is(value, -0);
+  let digits: string;
+  if (typeof value === 'bigint') {
+    if (value < BigInt(0)) return false;
+    digits = value.toString();
+  } else if (typeof value === 'string' && /^\d{1,19}$/.test(value)) digits = value.replace(/^0+(?=\d)/, '');
+  else return false;
+  return digits.length < SEED_MAX.length || (digits.length === SEED_MAX.length && digits <= SEED_MAX);
+}
+
+export function isUuidV4(value: unknown): boolean {
+  return typeof value === 'string' && UUID_V4_RE.test(value);
+}
+
+export function isHttpUrl(value: unknown): boolean {
+  return typeof value === 'string' && value.length <= 8192 && /^https?:\/\/[^\s/?#]+[^\s]*$/i.test(value);
+}
+
+export function isPrompt(value: unknown): boolean {
+  return typeof value === 'string' && value.trim().length > 0;
+}
+
+/** Returns null when the value is acceptable for the field, else the message a user should read. */
+export function checkFieldValue(meta: FieldMeta, value: unknown): string | null {
+  const p = meta.path;
+  if (value === undefined) return meta.required ? p + ' is required' : null;
+  if (value === null) return meta.nullable ? null : p + ' must not be null (leave it out instead)';
+  const got = ', got ' + describe(value);
+  switch (meta.kind) {
+    case 'integer':
+    case 'number': {
+      const isNum = typeof value === 'number' && Number.isFinite(value);
+      const ok =
+        isNum &&
+        (meta.kind === 'number' || Number.isInteger(value)) &&
+        (meta.min === undefined || (value as number) >= Number(meta.min)) &&
+        (meta.max === undefined || (value as number) <= Number(meta.max));
+      return ok ? null : p + ' must be ' + (meta.kind === 'integer' ? 'an integer' : 'a number') + rangeText(meta) + got;
+    }
+    case 'seed':
+      return seedInRange(value)
+        ? null
+        : p + ' must be an integer between 0 and ' + SEED_MAX +
+            ' (as a number up to 9007199254740991, above that as a decimal string)' + got;
+    case 'boolean':
+      return typeof value === 'boolean' ? null : p + ' must be true or false' + got;
+    case 'enum': {
+      const values = meta.values || [];
+      if (typeof value === 'string' && values.indexOf(value) >= 0) return null;
+      return p + (values.length === 1 ? ' must be "' + values[0] + '"' : ' must be one of ' + values.join(', ')) + got;
+    }
+    case 'string':
+      return typeof value === 'string' ? null : p + ' must be a string' + got;
+    case 'prompt':
+      return typeof value === 'string' && value.trim().length > 0 ? null : p + ' must be a non-empty string' + got;
+    case 'uuid':
+      return isUuidV4(value) ? null : p + ' must be a UUID v4' + got;
+    case 'url':
+      return isHttpUrl(value) ? null : p + ' must be an http(s) URL' + got;
+    case 'image': {
+      if (typeof value !== 'string' || value.length === 0) return p + ' must be an image as a UUID, URL, data URI or base64 string' + got;
+      if (value.length > MAX_IMAGE_CHARS) return p + ' is too large (' + value.length + ' characters, at most ' + MAX_IMAGE_CHARS + ')';
+      if (UUID_RE.test(value) || isHttpUrl(value)) return null;
+      if (value.slice(0, 5) === 'data:') {
+        return DATA_URI_RE.test(value) ? null : p + ' is a data URI but not a base64 image (data:image/png|jpeg|webp;base64,...)';
+      }
+      return value.length >= 16 && value.length % 4 === 0 && BASE64_RE.test(value)
+        ? null
+        : p + ' must be an image as a UUID, URL, data URI or base64 string' + got;
+    }
+  }
+  return null;
+}
+
+export interface CrossFieldIssue {
+  fields: string[];
+  message: string;
+}
+
+type Loose = { [k: string]: unknown };
+
+/** Rules that involve more than one field. `task` is the (partial) task in API shape. */
+export function checkCrossFieldRules(task: Loose, defaultSteps = 30): CrossFieldIssue[] {
+  const issues: CrossFieldIssue[] = [];
+  const acc = task.acceleratorOptions as Loose | undefined;
+  if (!acc || typeof acc !== 'object') return issues;
+  const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const a = 'acceleratorOptions.';
+  const start = num(acc.cacheStartStep);
+  const end = num(acc.cacheEndStep);
+  const startPct = num(acc.cacheStartStepPercentage);
+  const endPct = num(acc.cacheEndStepPercentage);
+  if (start !== undefined && end !== undefined && start >= end) {
+    issues.push({ fields: [a + 'cacheStartStep', a + 'cacheEndStep'], message: a + 'cacheStartStep (' + start + ') must be less than ' + a + 'cacheEndStep (' + end + ')' });
+  }
+  if (startPct !== undefined && endPct !== undefined && startPct >= endPct) {
+    issues.push({
+      fields: [a + 'cacheStartStepPercentage', a + 'cacheEndStepPercentage'],
+      message: a + 'cacheStartStepPercentage (' + startPct + ') must be less than ' + a + 'cacheEndStepPercentage (' + endPct + ')',
+    });
+  }
+  const stepsValue = num(task.steps);
+  const steps = stepsValue === undefined ? defaultSteps : stepsValue;
+  if (end !== undefined && end > steps) {
+    issues.push({
+      fields: [a + 'cacheEndStep', 'steps'],
+      message: a + 'cacheEndStep (' + end + ') must be at most steps (' + steps + (stepsValue === undefined ? ', the default' : '') + ')',
+    });
+  }
+  if (acc.cacheStartStep !== undefined && acc.cacheStartStepPercentage !== undefined) {
+    issues.push({ fields: [a + 'cacheStartStep', a + 'cacheStartStepPercentage'], message: 'give either ' + a + 'cacheStartStep or ' + a + 'cacheStartStepPercentage, not both' });
+  }
+  if (acc.cacheEndStep !== undefined && acc.cacheEndStepPercentage !== undefined) {
+    issues.push({ fields: [a + 'cacheEndStep', a + 'cacheEndStepPercentage'], message: 'give either ' + a + 'cacheEndStep or ' + a + 'cacheEndStepPercentage, not both' });
+  }
+  return issues;
+}

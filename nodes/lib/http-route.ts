@@ -1,0 +1,60 @@
+/**
+ * Routes on Node-RED's HTTP node server: the raw JSON body reader with a size cap (RED.httpNode has
+ * no body parser), and route removal on close the way core 21-httpin.js does it (Express keeps
+ * routes in its router stack; Express 4 calls it _router, Express 5 router).
+ */
+import type { Handler, HttpApp, HttpRequest } from './red-types';
+
+export class BodyError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function readBody(req: HttpRequest, limit: number): Promise<string> {
+  if (typeof req.body === 'string') return Promise.resolve(req.body);
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyError(413, 'body larger than ' + limit + ' bytes'));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        chunks.length = 0;
+        reject(new BodyError(413, 'body larger than ' + limit + ' bytes'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', (e) => {
+      if (!failed) {
+        failed = true;
+        reject(new BodyError(400, 'request aborted: ' + e.message));
+      }
+    });
+  });
+}
+
+export function removeRoute(app: HttpApp, path: string, method: string, handler: Handler): void {
+  const router = app._router ?? app.router;
+  if (!router) return;
+  for (let i = router.stack.length - 1; i >= 0; i--) {
+    const route = router.stack[i].route;
+    if (route && route.path === path && route.methods?.[method] && (route.stack ?? []).some((l) => l.handle === handler)) router.stack.splice(i, 1);
+  }
+}
+
+export function hasRoute(app: HttpApp, path: string, method: string): boolean {
+  const router = app._router ?? app.router;
+  return !!router?.stack.some((l) => l.route?.path === path && l.route.methods?.[method]);
+}
