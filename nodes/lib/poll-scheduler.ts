@@ -53,11 +53,15 @@ export class PollScheduler {
     return this.entries.size;
   }
 
+  /** Poll a task from startAt on; watching it again (an ovi poll node claiming it) adopts the new timing. */
   watch(uuid: string, timing: PollTiming = DEFAULT_TIMING, startAt = Date.now() + timing.initialDelayMs): void {
     if (this.closed) return;
     const existing = this.entries.get(uuid);
-    if (existing) existing.nextAt = Math.min(existing.nextAt, startAt);
-    else this.entries.set(uuid, { nextAt: startAt, interval: timing.intervalMs, timing });
+    if (existing) {
+      existing.nextAt = Math.min(existing.nextAt, startAt);
+      existing.timing = timing;
+      existing.interval = Math.min(existing.interval, timing.intervalMs);
+    } else this.entries.set(uuid, { nextAt: startAt, interval: timing.intervalMs, timing });
     this.arm();
   }
 
