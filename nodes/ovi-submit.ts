@@ -13,6 +13,10 @@ import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from './lib/red-
 
 type Delivery = 'poll' | 'webhook' | 'custom';
 
+function maskToken(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1***');
+}
+
 interface WebhookTarget {
   url: string;
   ownerId: string;
@@ -98,7 +102,10 @@ export = function (RED: RED) {
       if (rec.via === 'poll' && tracked) config.account.poll(uuid);
       else if (rec.pollFrom !== undefined) config.account.poll(uuid, DEFAULT_TIMING, rec.pollFrom);
       msg.payload = ack;
-      msg.ovi = { task: built.plain, delivery, submittedAt: new Date(now).toISOString() };
+      // msg.ovi.task is the task as sent, minus secrets: the webhook token stays out of msgs.
+      const shown = { ...built.plain };
+      if (typeof shown.webhookURL === 'string') shown.webhookURL = maskToken(shown.webhookURL);
+      msg.ovi = { task: shown, delivery, submittedAt: new Date(now).toISOString() };
       send(msg);
     }
 

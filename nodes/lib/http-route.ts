@@ -3,7 +3,7 @@
  * no body parser), and route removal on close the way core 21-httpin.js does it (Express keeps
  * routes in its router stack; Express 4 calls it _router, Express 5 router).
  */
-import type { Handler, HttpApp, HttpRequest } from './red-types';
+import type { Handler, HttpApp, HttpRequest, RouterLayer } from './red-types';
 
 export class BodyError extends Error {
   constructor(
@@ -45,8 +45,19 @@ export function readBody(req: HttpRequest, limit: number): Promise<string> {
   });
 }
 
+/** Express 4 keeps the router in _router (created with the first route) and throws on app.router. */
+function routerOf(app: HttpApp): { stack: RouterLayer[] } | undefined {
+  if (app._router) return app._router;
+  try {
+    const r = app.router;
+    return r && Array.isArray(r.stack) ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function removeRoute(app: HttpApp, path: string, method: string, handler: Handler): void {
-  const router = app._router ?? app.router;
+  const router = routerOf(app);
   if (!router) return;
   for (let i = router.stack.length - 1; i >= 0; i--) {
     const route = router.stack[i].route;
@@ -55,6 +66,6 @@ export function removeRoute(app: HttpApp, path: string, method: string, handler:
 }
 
 export function hasRoute(app: HttpApp, path: string, method: string): boolean {
-  const router = app._router ?? app.router;
+  const router = routerOf(app);
   return !!router?.stack.some((l) => l.route?.path === path && l.route.methods?.[method]);
 }
