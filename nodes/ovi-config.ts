@@ -6,7 +6,7 @@ import { randomUUID } from 'crypto';
 import { Account } from './lib/account';
 import { OviError, redact } from './lib/errors';
 import { DEFAULT_RETRY, RunwareClient } from './lib/runware-client';
-import { DEFAULT_ENDPOINT, OviConfigNode, apiKeyFor, numberSetting, resolveEnv } from './lib/config-ref';
+import { DEFAULT_ENDPOINT, OviConfigNode, apiKeyFor, numberSetting } from './lib/config-ref';
 import type { HttpRequest, HttpResponse, Node, NodeDef, RED } from './lib/red-types';
 
 export = function (RED: RED) {
@@ -51,8 +51,9 @@ interface TestAnswer {
 async function testConnection(RED: RED, body: unknown): Promise<TestAnswer> {
   const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
   const id = typeof b.id === 'string' ? b.id : '';
-  const typed = typeof b.apiKey === 'string' && b.apiKey !== '' && b.apiKey !== '__PWRD__' ? b.apiKey : undefined;
-  const key = typed ? resolveEnv(typed) : apiKeyFor(id ? RED.nodes.getCredentials(id)?.apiKey : undefined);
+  // Absent or "__PWRD__" (unchanged in the dialog): the stored key. "" (cleared): the environment only.
+  const given = typeof b.apiKey === 'string' && b.apiKey !== '__PWRD__' ? b.apiKey : undefined;
+  const key = given !== undefined ? apiKeyFor(given || undefined) : apiKeyFor(id ? RED.nodes.getCredentials(id)?.apiKey : undefined);
   const endpointRaw = typeof b.endpoint === 'string' && b.endpoint.trim() ? b.endpoint.trim() : DEFAULT_ENDPOINT;
   const endpoint = endpointRaw.replace(/\$\{(\w+)\}/g, (_m, name: string) => process.env[name] ?? '');
   if (!/^https?:\/\/[^\s/]+/i.test(endpoint)) return { ok: false, status: 'error', message: 'the endpoint must be an http(s) URL' };

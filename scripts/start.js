@@ -61,7 +61,7 @@ async function main() {
   fs.writeFileSync(
     settingsFile,
     '// written by scripts/start.js\nmodule.exports = ' +
-      JSON.stringify({ uiPort: port, uiHost: host, flowFile: 'flows.json', credentialSecret: 'ovi-local-dev', httpNodeRoot: '/', editorTheme: { tours: false, projects: { enabled: false } } }, null, 2) +
+      JSON.stringify({ uiPort: port, uiHost: host, flowFile: 'flows.json', credentialSecret: 'ovi-local-dev', httpNodeRoot: '/', editorTheme: { tours: false }, telemetry: { enabled: false } }, null, 2) +
       ';\n',
   );
 
