@@ -5,8 +5,10 @@
 import { randomUUID } from 'crypto';
 import { Account } from './lib/account';
 import { OviError, redact } from './lib/errors';
+import { ContextStore, FileStore, MemoryStore, StateStore } from './lib/job-store';
 import { DEFAULT_RETRY, RunwareClient } from './lib/runware-client';
-import { DEFAULT_ENDPOINT, OviConfigNode, apiKeyFor, numberSetting } from './lib/config-ref';
+import * as path from 'path';
+import { DEFAULT_ENDPOINT, OviConfigNode, apiKeyFor, isOviConfig, numberSetting } from './lib/config-ref';
 import type { HttpRequest, HttpResponse, Node, NodeDef, RED } from './lib/red-types';
 
 export = function (RED: RED) {
@@ -16,22 +18,33 @@ export = function (RED: RED) {
     node.endpoint = String(config.endpoint || DEFAULT_ENDPOINT).trim();
     node.publicUrl = String(config.publicUrl || '').trim().replace(/\/+$/, '');
     const retries = numberSetting(config.retries, DEFAULT_RETRY.retries, 0);
+    const budget = numberSetting(config.budget, 0, 0);
     node.account = new Account({
       endpoint: node.endpoint,
       apiKey: () => apiKeyFor(node.credentials?.apiKey),
       timeoutMs: numberSetting(config.timeout, 60, 1) * 1000,
       retry: { ...DEFAULT_RETRY, retries },
       maxConcurrent: numberSetting(config.maxConcurrent, 10, 0),
+      budget: budget > 0 ? budget : undefined,
+      store: storeFor(RED, node, config.store),
       logger: { warn: (t) => node.warn(t), debug: (t) => node.debug(t) },
     });
     node.on('close', (_removed, done) => {
-      node.account.close();
-      done();
+      node.account.close().then(done, done);
     });
   }
   RED.nodes.registerType('ovi-config', OviConfig, {
     credentials: { apiKey: { type: 'password' } },
   });
+
+  // The cost total and budget, for the config dialog.
+  if (RED.httpAdmin && RED.auth) {
+    RED.httpAdmin.get('/ovi/cost/:id', RED.auth.needsPermission('ovi-config.read'), (req: HttpRequest, res: HttpResponse) => {
+      const n = RED.nodes.getNode(String(req.params?.id ?? ''));
+      if (!isOviConfig(n)) return void res.status(404).json({ error: 'not deployed' });
+      res.json(n.account.cost);
+    });
+  }
 
   // "Test connection" in the editor: works for a config node that is not deployed yet (the key typed
   // in the dialog, or the stored one), answers ok / invalidKey / unreachable, never echoes the key.
@@ -41,6 +54,16 @@ export = function (RED: RED) {
     });
   }
 };
+
+/**
+ * Jobs in flight survive restarts: by default in <userDir>/.ovi/jobs-<config id>.json; with a store
+ * name, in that Node-RED context store (e.g. a shared Redis-backed one); without a userDir, in memory.
+ */
+function storeFor(RED: RED, node: Node, store: unknown): StateStore {
+  if (typeof store === 'string' && store.trim()) return new ContextStore(node.context(), store.trim(), 'ovi-jobs');
+  const dir = RED.settings.userDir;
+  return dir ? new FileStore(path.join(dir, '.ovi', 'jobs-' + node.id.replace(/[^\w.-]/g, '_') + '.json')) : new MemoryStore();
+}
 
 interface TestAnswer {
   ok: boolean;

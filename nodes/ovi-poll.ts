@@ -9,6 +9,7 @@ import { isUuidV4 } from './lib/field-check';
 import { JobRecord, Sink } from './lib/job-hub';
 import { isPlainObject } from './lib/task-build';
 import { formatElapsed, resultMsg } from './lib/result-msg';
+import { applyOutput, outputOptionsFrom } from './lib/result-output';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from './lib/red-types';
 
 interface Waiting {
@@ -17,6 +18,18 @@ interface Waiting {
   done: DoneFn;
   since: number;
   progress?: number;
+  outstanding: number; // results still being downloaded or written
+  complete: boolean; // the task has no more results to come
+  error?: OviError;
+}
+
+/** done() only once every result of the msg has left: a Complete node then means "all delivered". */
+function settle(w: Waiting): void {
+  if (!w.complete || w.outstanding > 0) return;
+  if (w.error) {
+    w.msg.error = w.error.toJSON();
+    w.done(w.error);
+  } else w.done();
 }
 
 export = function (RED: RED) {
@@ -31,6 +44,8 @@ export = function (RED: RED) {
     };
     const defaultTimeoutS = numberSetting(def.timeout, 1200, 0.001);
     const waiting = new Map<string, Waiting>();
+    const output = outputOptionsFrom(def, RED.settings.userDir || process.cwd());
+    const abort = new AbortController();
     let ticker: NodeJS.Timeout | undefined;
 
     function showStatus(): void {
@@ -55,25 +70,50 @@ export = function (RED: RED) {
     const sink: Sink = {
       result(rec: JobRecord, item, index) {
         const w = waiting.get(rec.taskUUID);
-        const base = w ? RED.util.cloneMessage(w.msg) : ({ ...RED.util.cloneMessage(rec.msg) } as NodeMessage);
+        const base = w ? RED.util.cloneMessage(w.msg) : (RED.util.cloneMessage(rec.msg) as NodeMessage);
         const out = resultMsg(base, rec, item, index);
-        if (w) w.send(out);
-        else node.send(out);
-        if (rec.delivered.length >= rec.numberResults) {
-          waiting.delete(rec.taskUUID);
-          w?.done();
-          node.status({ fill: 'green', shape: 'dot', text: 'done ' + rec.taskUUID.slice(0, 8) });
+        const complete = rec.delivered.length >= rec.numberResults;
+        if (w) {
+          w.outstanding++;
+          if (complete) {
+            w.complete = true;
+            waiting.delete(rec.taskUUID);
+          }
         }
+        applyOutput(out, item, output, abort.signal)
+          .then(() => (w ? w.send(out) : node.send(out)))
+          .catch((e: unknown) => {
+            const err = e instanceof OviError ? e : new OviError({ code: 'download', message: String(e) });
+            err.taskUUID = rec.taskUUID;
+            if (w) w.error ??= err;
+            else {
+              out.error = err.toJSON();
+              node.error(err, out);
+            }
+          })
+          .finally(() => {
+            if (w) {
+              w.outstanding--;
+              settle(w);
+            }
+          });
+        if (complete) node.status({ fill: 'green', shape: 'dot', text: 'done ' + rec.taskUUID.slice(0, 8) });
         showStatus();
       },
       failure(rec: JobRecord, err: OviError) {
         const w = waiting.get(rec.taskUUID);
         waiting.delete(rec.taskUUID);
-        const msg = w ? w.msg : (RED.util.cloneMessage(rec.msg) as NodeMessage);
-        msg.taskUUID = rec.taskUUID;
-        msg.error = err.toJSON();
-        if (w) w.done(err);
-        else node.error(err, msg);
+        if (w) {
+          w.msg.taskUUID = rec.taskUUID;
+          w.error = err;
+          w.complete = true;
+          settle(w);
+        } else {
+          const msg = RED.util.cloneMessage(rec.msg) as NodeMessage;
+          msg.taskUUID = rec.taskUUID;
+          msg.error = err.toJSON();
+          node.error(err, msg);
+        }
         node.status({ fill: 'red', shape: 'ring', text: err.code + ' ' + rec.taskUUID.slice(0, 8) });
         showStatus();
       },
@@ -82,7 +122,7 @@ export = function (RED: RED) {
         if (w && info.progress !== undefined) w.progress = info.progress;
       },
     };
-    config?.account.addSink(node.id, sink);
+    config?.account.addSink(node.id, sink, 'poll');
 
     node.on('input', (msg, _send, done) => {
       try {
@@ -94,7 +134,7 @@ export = function (RED: RED) {
         const timeoutS = typeof msg.timeout === 'number' && Number.isFinite(msg.timeout) && msg.timeout > 0 ? msg.timeout : defaultTimeoutS;
         const deadline = Date.now() + timeoutS * 1000;
 
-        waiting.set(taskUUID, { msg, send: _send, done, since: Date.now() });
+        waiting.set(taskUUID, { msg, send: _send, done, since: Date.now(), outstanding: 0, complete: false });
         showStatus();
         // Claim replays what already arrived; a task this account never saw is recorded now.
         let rec = config.account.hub.claim(taskUUID, node.id, deadline);
@@ -125,6 +165,7 @@ export = function (RED: RED) {
     });
 
     node.on('close', (_removed, done) => {
+      abort.abort();
       if (ticker) clearInterval(ticker);
       ticker = undefined;
       config?.account.removeSink(node.id, sink);

@@ -118,6 +118,12 @@ export = function (RED: RED) {
         })
         .catch((e: unknown) => {
           const err = e instanceof OviError ? e : new OviError({ code: 'validation', message: e instanceof Error ? e.message : String(e), retryable: false });
+          if (err.code === 'cancelled') {
+            // Closed mid-submit (redeploy, shutdown): the job is persisted and the next instance
+            // finishes it, so this is not a failure of the task.
+            done();
+            return;
+          }
           if (err.taskUUID === undefined && typeof msg.taskUUID === 'string') err.taskUUID = msg.taskUUID;
           msg.error = err.toJSON();
           showStatus('red', err.code + ': ' + err.message.slice(0, 40), 'ring');

@@ -11,6 +11,7 @@ import { BodyError, hasRoute, readBody, removeRoute } from './lib/http-route';
 import { JobRecord, Sink } from './lib/job-hub';
 import { parseLossless } from './lib/lossless-json';
 import { resultMsg } from './lib/result-msg';
+import { applyOutput, outputOptionsFrom } from './lib/result-output';
 import { errorFromItem } from './lib/runware-client';
 import { byTask, readWebhookBody } from './lib/webhook-payload';
 import type { Handler, HttpRequest, HttpResponse, Node, NodeDef, NodeMessage, RED } from './lib/red-types';
@@ -43,6 +44,8 @@ export = function (RED: RED) {
     const token = node.credentials?.token;
     // Results for tasks this Node-RED did not submit are still emitted once each.
     const seen = new Map<string, true>();
+    const output = outputOptionsFrom(def, RED.settings.userDir || process.cwd());
+    const abort = new AbortController();
 
     if (!RED.httpNode) {
       node.error('Node-RED has no HTTP node server (httpNodeRoot is false): ovi webhook cannot receive results');
@@ -56,9 +59,16 @@ export = function (RED: RED) {
       node.error(err, msg);
     };
 
+    /** Apply the output mode, then send; a failed download goes to Catch nodes with that result's msg. */
+    const emit = (msg: NodeMessage, item: Parameters<Sink['result']>[1]) => {
+      applyOutput(msg, item, output, abort.signal)
+        .then(() => node.send(msg))
+        .catch((e: unknown) => emitFailure(msg, e instanceof OviError ? e : new OviError({ code: 'download', message: String(e) })));
+    };
+
     const sink: Sink = {
       result(rec: JobRecord, item, index) {
-        node.send(resultMsg(RED.util.cloneMessage(rec.msg) as NodeMessage, rec, item, index));
+        emit(resultMsg(RED.util.cloneMessage(rec.msg) as NodeMessage, rec, item, index), item);
       },
       failure(rec: JobRecord, err: OviError) {
         const msg = RED.util.cloneMessage(rec.msg) as NodeMessage;
@@ -66,7 +76,7 @@ export = function (RED: RED) {
         emitFailure(msg, err);
       },
     };
-    config?.account.addSink(node.id, sink);
+    config?.account.addSink(node.id, sink, 'webhook');
 
     function ingest(body: unknown): void {
       const read = readWebhookBody(body);
@@ -81,7 +91,7 @@ export = function (RED: RED) {
           if (seen.size > SEEN_MEMORY) seen.delete(seen.keys().next().value as string);
           const msg = resultMsg({ _msgid: RED.util.generateId() }, undefined, item, 0);
           msg.ovi = { ...(msg.ovi as Record<string, unknown>), uncorrelated: true };
-          node.send(msg);
+          emit(msg, item);
         }
         for (const e of env.errors) {
           const key = uuid + ':error';
@@ -142,6 +152,7 @@ export = function (RED: RED) {
     RED.httpNode.post(path, handler);
 
     node.on('close', (_removed, done) => {
+      abort.abort();
       if (RED.httpNode) removeRoute(RED.httpNode, path, 'post', handler);
       config?.account.removeSink(node.id, sink);
       seen.clear();

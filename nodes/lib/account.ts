@@ -1,106 +1,215 @@
 /**
- * Everything one Runware account (one ovi-config node) owns: the client, the tasks in flight, the
- * poll scheduler and the concurrency cap with its FIFO queue. No Node-RED imports: the config node
- * is a thin shell around this.
+ * Everything one Runware account (one ovi-config node) owns: the client, the tasks in flight and
+ * their durable store, the poll scheduler, the concurrency cap with its FIFO queue, and the cost
+ * total with its optional budget. No Node-RED imports: the config node is a thin shell around this.
+ *
+ * A job's life: recorded and persisted (queued) → a slot (submitting) → acknowledged (running) →
+ * results or one failure (finished). A restart or redeploy reloads the store: running jobs resume
+ * polling, queued or submitting ones are sent again under the same taskUUID (which cannot start a
+ * second job: the client asks getResponse first, and Runware refuses a duplicate taskUUID).
  */
 import { OviError } from './errors';
-import { JobHub, JobRecord, Sink } from './job-hub';
+import { JobHub, JobRecord, Sink, SinkKind } from './job-hub';
+import { MemoryStore, PersistedState, Persister, StateStore } from './job-store';
+import { parseLossless, stringifyLossless } from './lossless-json';
 import { DEFAULT_TIMING, Logger, PollScheduler, PollTiming } from './poll-scheduler';
 import { ClientOptions, ResultItem, RunwareClient } from './runware-client';
 
 export interface AccountOptions extends ClientOptions {
-  maxConcurrent: number; // jobs in flight at once; 0 = no cap
+  maxConcurrent: number; // jobs submitting or running at once; 0 = no cap
+  budget?: number; // USD; submits fail with a quota error once the cost total reaches it
+  store?: StateStore;
   logger: Logger;
-  onChange?: () => void; // in-flight or queue counts changed (for node.status)
+  onChange?: () => void; // counts or cost changed (for node.status)
 }
 
 interface Waiting {
+  rec: JobRecord;
   start: () => void;
-  reject: (err: OviError) => void;
 }
+
+type WireTask = Record<string, unknown> & { taskUUID: string };
+
+const RESUME_DELAY_MS = 1000;
 
 export class Account {
   readonly client: RunwareClient;
   readonly hub: JobHub;
   readonly scheduler: PollScheduler;
   private readonly queue: Waiting[] = [];
-  private submitting = 0;
+  private readonly persister: Persister;
+  private active = 0; // records in state submitting or running
   private closed = false;
   private readonly abort = new AbortController();
+  private costTotal = 0;
+  readonly ready: Promise<void>;
 
   constructor(private readonly opts: AccountOptions) {
     this.client = new RunwareClient(opts);
     this.hub = new JobHub({
       finished: (rec) => {
         this.scheduler.unwatch(rec.taskUUID);
-        this.pump();
+        this.release(rec);
       },
       orphan: (rec, what) =>
         opts.logger.warn('ovi: task ' + rec.taskUUID + ' has ' + what + ' but no ovi poll or ovi webhook node owns it (send its taskUUID to an ovi poll node to collect it)'),
+      changed: () => void this.persister.persist(),
+      cost: (amount) => {
+        this.costTotal = Math.round((this.costTotal + amount) * 1e6) / 1e6;
+        opts.onChange?.();
+      },
+      rerouted: (rec, to) => opts.logger.warn('ovi: the node that owned task ' + rec.taskUUID + ' is gone since the restart: its results leave from ovi poll ' + to),
     });
     this.scheduler = new PollScheduler(this.client, this.hub, opts.logger);
+    const store = opts.store ?? new MemoryStore();
+    this.persister = new Persister(store, () => this.snapshot(), (e) => opts.logger.warn('ovi: could not save jobs in flight to ' + store.description + ': ' + (e instanceof Error ? e.message : String(e))));
+    this.ready = this.resume(store).catch((e: unknown) => opts.logger.warn('ovi: could not load jobs in flight from ' + store.description + ': ' + (e instanceof Error ? e.message : String(e))));
   }
 
   get running(): number {
-    return this.hub.inFlight().length;
+    return this.active;
   }
 
   get queued(): number {
     return this.queue.length;
   }
 
-  private hasSlot(): boolean {
-    return this.opts.maxConcurrent <= 0 || this.running + this.submitting < this.opts.maxConcurrent;
+  get cost(): { total: number; budget: number | null } {
+    return { total: this.costTotal, budget: this.opts.budget ?? null };
   }
 
-  /** FIFO: resolves once a slot is reserved for the caller (a job in flight finished). */
-  private acquire(onQueued?: () => void): Promise<void> {
-    if (this.closed) return Promise.reject(cancelledError());
+  private snapshot(): PersistedState {
+    const jobs = this.hub.all().map(({ parked: _parked, done: _done, ...rest }) => rest);
+    return { version: 1, jobs, costTotal: this.costTotal };
+  }
+
+  private hasSlot(): boolean {
+    return this.opts.maxConcurrent <= 0 || this.active < this.opts.maxConcurrent;
+  }
+
+  private occupy(rec: JobRecord): void {
+    rec.state = 'submitting';
+    this.active++;
+  }
+
+  private release(rec: JobRecord): void {
+    if (rec.state === 'submitting' || rec.state === 'running') this.active--;
+    rec.state = undefined;
+    this.pump();
+  }
+
+  /** FIFO: resolves once the record holds a slot. */
+  private acquire(rec: JobRecord, onQueued?: () => void): Promise<void> {
     if (this.queue.length === 0 && this.hasSlot()) {
-      this.submitting++;
+      this.occupy(rec);
       return Promise.resolve();
     }
     onQueued?.();
-    return new Promise((resolve, reject) => {
-      this.queue.push({ start: resolve, reject });
+    return new Promise((start) => {
+      this.queue.push({ rec, start });
       this.opts.onChange?.();
     });
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && this.hasSlot()) {
-      // Reserve the slot before the waiter runs, so two finishing jobs cannot start one waiter twice.
-      this.submitting++;
-      const next = this.queue.shift();
-      next?.start();
+    while (!this.closed && this.queue.length > 0 && this.hasSlot()) {
+      const next = this.queue.shift() as Waiting;
+      if (next.rec.done) continue; // its deadline passed while it queued: already failed, never sent
+      this.occupy(next.rec); // reserved before it runs: two finishing jobs cannot start one waiter twice
+      next.start();
     }
     this.opts.onChange?.();
   }
 
   /**
-   * Record the job, then submit it. The record exists before the HTTP request so a webhook that
-   * arrives before the acknowledgment is correlated; it is dropped again if Runware refused the task.
+   * Record the job durably, wait for a slot, submit. The record exists before the HTTP request, so a
+   * webhook that beats the acknowledgment is correlated and a crash mid-request loses nothing.
+   * Without a record (results go to a custom URL) only the request is made.
    */
-  async submit(task: Record<string, unknown> & { taskUUID: string }, rec: JobRecord | undefined, onQueued?: () => void): Promise<ResultItem> {
-    if (!rec) {
-      // Results go to a URL outside this Node-RED: nothing to track, only the request to make.
-      return this.client.submit(task, this.abort.signal);
-    }
+  async submit(task: WireTask, rec: JobRecord | undefined, onQueued?: () => void): Promise<ResultItem> {
+    this.checkBudget(task.taskUUID);
+    if (!rec) return this.client.submit(task, this.abort.signal);
     const existing = this.hub.get(rec.taskUUID);
     if (existing && !existing.done) {
       throw new OviError({ code: 'validation', rawCode: 'duplicateTaskUUID', parameter: 'taskUUID', taskUUID: rec.taskUUID, message: 'task ' + rec.taskUUID + ' is already in flight: not submitted again' });
     }
-    await this.acquire(onQueued);
+    rec.state = 'queued';
+    rec.wire = stringifyLossless(task);
     this.hub.add(rec);
+    await this.persister.persist();
+    await this.acquire(rec, onQueued);
+    return this.send(rec, task);
+  }
+
+  private async send(rec: JobRecord, task: WireTask): Promise<ResultItem> {
     try {
       const ack = await this.client.submit(task, this.abort.signal);
+      rec.state = 'running';
+      rec.wire = undefined;
+      void this.persister.persist();
       return ack;
     } catch (e) {
-      this.hub.drop(rec.taskUUID);
-      throw e;
-    } finally {
-      this.submitting--;
-      this.pump();
+      const err = e as OviError;
+      // Closing mid-request: the record stays (persisted as submitting) for the next instance.
+      if (err.code !== 'cancelled') {
+        this.hub.drop(rec.taskUUID);
+        this.release(rec);
+        void this.persister.persist();
+      }
+      throw err;
+    }
+  }
+
+  private checkBudget(taskUUID: string): void {
+    const budget = this.opts.budget;
+    if (budget !== undefined && budget > 0 && this.costTotal >= budget) {
+      throw new OviError({
+        code: 'quota',
+        rawCode: 'budgetReached',
+        taskUUID,
+        retryable: false,
+        message: 'the budget of $' + budget + ' set on the ovi-config node is reached ($' + this.costTotal + ' spent): nothing was sent',
+      });
+    }
+  }
+
+  /** After a restart or redeploy: take back the jobs in flight. */
+  private async resume(store: StateStore): Promise<void> {
+    const state = await store.load();
+    if (!state) return;
+    this.costTotal = state.costTotal;
+    const startAt = Date.now() + RESUME_DELAY_MS;
+    let resumed = 0;
+    for (const job of state.jobs) {
+      if (this.closed || this.hub.get(job.taskUUID)) continue;
+      const rec: JobRecord = { ...job, delivered: [...job.delivered], done: false, resumed: true };
+      this.hub.add(rec);
+      resumed++;
+      if (rec.state === 'running') {
+        this.active++;
+        this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING, startAt);
+      } else {
+        void this.resend(rec);
+      }
+    }
+    if (resumed > 0) this.opts.logger.warn('ovi: resumed ' + resumed + ' task(s) in flight from ' + store.description);
+  }
+
+  private async resend(rec: JobRecord): Promise<void> {
+    if (!rec.wire) {
+      this.hub.fail(rec, new OviError({ code: 'protocol', message: 'task ' + rec.taskUUID + ' was interrupted before it was sent and cannot be resent', retryable: false }));
+      return;
+    }
+    rec.state = 'queued';
+    const task = parseLossless(rec.wire) as WireTask;
+    if (typeof task.seed === 'string') (task as Record<string, unknown>).seed = BigInt(task.seed);
+    await this.acquire(rec);
+    try {
+      await this.send(rec, task);
+      this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING, Date.now() + RESUME_DELAY_MS);
+    } catch (e) {
+      const err = e as OviError;
+      if (err.code !== 'cancelled') this.hub.fail(rec, err);
     }
   }
 
@@ -109,24 +218,22 @@ export class Account {
     this.scheduler.watch(uuid, timing, startAt);
   }
 
-  addSink(id: string, sink: Sink): void {
-    this.hub.addSink(id, sink);
+  addSink(id: string, sink: Sink, kind: SinkKind): void {
+    this.hub.addSink(id, sink, kind);
   }
 
   removeSink(id: string, sink: Sink): void {
     this.hub.removeSink(id, sink);
   }
 
-  close(): void {
+  /** Stop all work and make sure the store holds everything in flight (queued jobs included). */
+  async close(): Promise<void> {
     this.closed = true;
     this.abort.abort();
-    for (const w of this.queue.splice(0)) w.reject(cancelledError());
+    this.queue.length = 0; // their records are persisted as queued: the next instance sends them
     this.scheduler.close();
     this.hub.close();
     this.client.close();
+    await this.persister.flush();
   }
-}
-
-function cancelledError(): OviError {
-  return new OviError({ code: 'cancelled', message: 'the ovi-config node was closed or redeployed before this task was submitted', retryable: false });
 }

@@ -22,6 +22,12 @@ export interface JobRecord {
   pollFrom?: number; // webhook mode: when to fall back to polling (epoch ms)
   delivered: string[]; // videoUUIDs already emitted
   done: boolean;
+  /** queued: waiting for a slot; submitting: the HTTP submit may or may not have reached Runware; running: acknowledged. */
+  state?: 'queued' | 'submitting' | 'running';
+  /** The task as JSON (lossless), kept until acknowledged so a restart can resend it under the same UUID. */
+  wire?: string;
+  /** Loaded from the store after a restart or redeploy: its submitting msg is gone. */
+  resumed?: boolean;
   /** Poll mode: outcomes that arrived before an ovi poll node claimed the task, replayed on claim. */
   parked?: Parked[];
 }
@@ -47,7 +53,15 @@ export interface HubEvents {
   finished(rec: JobRecord): void;
   /** A record has no sink to deliver to. */
   orphan(rec: JobRecord, what: string): void;
+  /** Something worth persisting changed (a result was emitted). */
+  changed(): void;
+  /** A result reported its cost. */
+  cost(amount: number): void;
+  /** A resumed task's owner is gone: its results leave from another ovi poll node. */
+  rerouted(rec: JobRecord, toId: string): void;
 }
+
+export type SinkKind = 'poll' | 'webhook';
 
 const SUCCESS = new Set(['success', 'completed', 'succeeded', 'done']);
 const FAILURE = new Set(['error', 'failed', 'failure']);
@@ -67,7 +81,7 @@ export const UNCLAIMED_TTL_MS = 10 * 60_000;
 
 export class JobHub {
   private readonly records = new Map<string, JobRecord>();
-  private readonly sinks = new Map<string, Sink>();
+  private readonly sinks = new Map<string, { sink: Sink; kind: SinkKind }>();
   private readonly unclaimed = new Map<string, { rec: JobRecord; until: number }>();
   /** Tasks that finished lately: a webhook redelivery for them is a duplicate, not a stranger. */
   private readonly finished = new Map<string, true>();
@@ -108,21 +122,34 @@ export class JobHub {
       rec.deadline = deadline;
       this.armDeadlines();
     }
-    const sink = this.sinks.get(ownerId);
-    for (const p of rec.parked?.splice(0) ?? []) {
-      if (!sink) break;
-      if (p.kind === 'result') sink.result(rec, p.item, p.index);
-      else sink.failure(rec, p.err);
-    }
+    const entry = this.sinks.get(ownerId);
+    if (entry) this.replay(rec, entry.sink);
     return rec;
   }
 
-  addSink(id: string, sink: Sink): void {
-    this.sinks.set(id, sink);
+  private replay(rec: JobRecord, sink: Sink): void {
+    for (const p of rec.parked?.splice(0) ?? []) {
+      if (p.kind === 'result') sink.result(rec, p.item, p.index);
+      else sink.failure(rec, p.err);
+    }
+    if (rec.done) this.unclaimed.delete(rec.taskUUID);
+  }
+
+  /** Every record not finished yet, for persistence. */
+  all(): JobRecord[] {
+    return [...this.records.values()];
+  }
+
+  /** A node that emits results registers here; outcomes parked for it (e.g. after a restart) are replayed. */
+  addSink(id: string, sink: Sink, kind: SinkKind): void {
+    this.sinks.set(id, { sink, kind });
+    for (const rec of [...this.records.values(), ...[...this.unclaimed.values()].map((u) => u.rec)]) {
+      if (rec.ownerId === id && rec.parked && rec.parked.length > 0) this.replay(rec, sink);
+    }
   }
 
   removeSink(id: string, sink: Sink): void {
-    if (this.sinks.get(id) === sink) this.sinks.delete(id);
+    if (this.sinks.get(id)?.sink === sink) this.sinks.delete(id);
   }
 
   /** Take in what Runware reported for one task (a getResponse answer or a webhook body). */
@@ -140,9 +167,11 @@ export class JobHub {
           continue;
         }
         rec.delivered.push(id);
+        if (typeof item.cost === 'number' && Number.isFinite(item.cost) && item.cost > 0) this.events.cost(item.cost);
         const index = rec.delivered.length - 1;
         this.emit(rec, (s) => s.result(rec, item, index), 'a result', { kind: 'result', item, index });
         outcome = 'delivered';
+        this.events.changed();
         if (rec.delivered.length >= rec.numberResults) {
           this.finish(rec);
           return outcome;
@@ -151,7 +180,7 @@ export class JobHub {
         this.fail(rec, errorFromItem({ ...(item as RunwareErrorItem), taskUUID: uuid }));
         return 'delivered';
       } else {
-        const sink = rec.ownerId ? this.sinks.get(rec.ownerId) : undefined;
+        const sink = rec.ownerId ? this.sinks.get(rec.ownerId)?.sink : undefined;
         sink?.progress?.(rec, { progress: typeof item.progress === 'number' ? item.progress : undefined, status: item.status });
       }
     }
@@ -178,15 +207,25 @@ export class JobHub {
     this.finished.set(rec.taskUUID, true);
     if (this.finished.size > FINISHED_MEMORY) this.finished.delete(this.finished.keys().next().value as string);
     if (rec.parked && rec.parked.length > 0) this.unclaimed.set(rec.taskUUID, { rec, until: Date.now() + UNCLAIMED_TTL_MS });
+    this.events.changed();
     this.sweepUnclaimed();
     this.armDeadlines();
     this.events.finished(rec);
   }
 
   private emit(rec: JobRecord, call: (s: Sink) => void, what: string, parked: Parked): void {
-    const sink = rec.ownerId ? this.sinks.get(rec.ownerId) : undefined;
+    let sink = rec.ownerId ? this.sinks.get(rec.ownerId)?.sink : undefined;
+    if (!sink && rec.resumed && rec.ownerId) {
+      // The node that owned this task before the restart is gone: any ovi poll of this account will do.
+      const fallback = [...this.sinks.entries()].find(([, e]) => e.kind === 'poll');
+      if (fallback) {
+        this.events.rerouted(rec, fallback[0]);
+        rec.ownerId = fallback[0];
+        sink = fallback[1].sink;
+      }
+    }
     if (sink) call(sink);
-    else if (rec.via === 'poll' && !rec.ownerId) (rec.parked ??= []).push(parked);
+    else if ((rec.via === 'poll' && !rec.ownerId) || rec.resumed) (rec.parked ??= []).push(parked);
     else this.events.orphan(rec, what);
   }
 

@@ -37,6 +37,7 @@ export interface Node {
   warn(msg: string): void;
   error(err: string | Error, msg?: NodeMessage): void;
   debug(msg: string): void;
+  context(): { get(key: string, store: string, cb: (err: Error | null, value: unknown) => void): void; set(key: string, value: unknown, store: string, cb: (err?: Error | null) => void): void };
 }
 
 /** Express-like request/response as Node-RED's HTTP apps hand them to a route. */
