@@ -10,7 +10,7 @@
  */
 import { OviError } from './errors';
 import { JobHub, JobRecord, Sink, SinkKind } from './job-hub';
-import { MemoryStore, PersistedState, Persister, StateStore } from './job-store';
+import { MemoryStore, PersistedJob, PersistedState, Persister, StateStore } from './job-store';
 import { parseLossless, stringifyLossless } from './lossless-json';
 import { DEFAULT_TIMING, Logger, PollScheduler, PollTiming } from './poll-scheduler';
 import { ClientOptions, ResultItem, RunwareClient } from './runware-client';
@@ -53,16 +53,22 @@ export class Account {
       },
       orphan: (rec, what) =>
         opts.logger.warn('ovi: task ' + rec.taskUUID + ' has ' + what + ' but no ovi poll or ovi webhook node owns it (send its taskUUID to an ovi poll node to collect it)'),
-      changed: () => void this.persister.persist(),
+      changed: (rec) => void this.persister.persist(rec.taskUUID),
       cost: (amount) => {
         this.costTotal = Math.round((this.costTotal + amount) * 1e6) / 1e6;
+        void this.persister.persist();
         opts.onChange?.();
       },
       rerouted: (rec, to) => opts.logger.warn('ovi: the node that owned task ' + rec.taskUUID + ' is gone since the restart: its results leave from ovi poll ' + to),
     });
     this.scheduler = new PollScheduler(this.client, this.hub, opts.logger);
     const store = opts.store ?? new MemoryStore();
-    this.persister = new Persister(store, () => this.snapshot(), (e) => opts.logger.warn('ovi: could not save jobs in flight to ' + store.description + ': ' + (e instanceof Error ? e.message : String(e))));
+    this.persister = new Persister(
+      store,
+      (uuid) => this.persisted(uuid),
+      () => this.costTotal,
+      { snapshot: () => this.snapshot(), live: () => this.hub.size },
+      (e) => opts.logger.warn('ovi: could not save jobs in flight to ' + store.description + ': ' + (e instanceof Error ? e.message : String(e))));
     this.ready = this.resume(store).catch((e: unknown) => opts.logger.warn('ovi: could not load jobs in flight from ' + store.description + ': ' + (e instanceof Error ? e.message : String(e))));
   }
 
@@ -76,6 +82,13 @@ export class Account {
 
   get cost(): { total: number; budget: number | null } {
     return { total: this.costTotal, budget: this.opts.budget ?? null };
+  }
+
+  private persisted(uuid: string): PersistedJob | undefined {
+    const rec = this.hub.get(uuid);
+    if (!rec || rec.done) return undefined;
+    const { parked: _parked, done: _done, ...job } = rec;
+    return job;
   }
 
   private snapshot(): PersistedState {
@@ -136,7 +149,7 @@ export class Account {
     rec.state = 'queued';
     rec.wire = stringifyLossless(task);
     this.hub.add(rec);
-    await this.persister.persist();
+    await this.persister.persist(rec.taskUUID);
     await this.acquire(rec, onQueued);
     return this.send(rec, task);
   }
@@ -146,7 +159,7 @@ export class Account {
       const ack = await this.client.submit(task, this.abort.signal);
       rec.state = 'running';
       rec.wire = undefined;
-      void this.persister.persist();
+      void this.persister.persist(rec.taskUUID);
       return ack;
     } catch (e) {
       const err = e as OviError;
@@ -154,7 +167,7 @@ export class Account {
       if (err.code !== 'cancelled') {
         this.hub.drop(rec.taskUUID);
         this.release(rec);
-        void this.persister.persist();
+        void this.persister.persist(rec.taskUUID);
       }
       throw err;
     }

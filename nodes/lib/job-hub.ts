@@ -53,8 +53,8 @@ export interface HubEvents {
   finished(rec: JobRecord): void;
   /** A record has no sink to deliver to. */
   orphan(rec: JobRecord, what: string): void;
-  /** Something worth persisting changed (a result was emitted). */
-  changed(): void;
+  /** Something worth persisting changed for this record (a result emitted, or it finished). */
+  changed(rec: JobRecord): void;
   /** A result reported its cost. */
   cost(amount: number): void;
   /** A resumed task's owner is gone: its results leave from another ovi poll node. */
@@ -86,6 +86,7 @@ export class JobHub {
   /** Tasks that finished lately: a webhook redelivery for them is a duplicate, not a stranger. */
   private readonly finished = new Map<string, true>();
   private deadlineTimer?: NodeJS.Timeout;
+  private armedFor = Infinity; // the deadline the timer is set for
 
   constructor(private readonly events: HubEvents) {}
 
@@ -93,19 +94,19 @@ export class JobHub {
     return this.records.get(uuid);
   }
 
-  inFlight(): JobRecord[] {
-    return [...this.records.values()].filter((r) => !r.done);
+  get size(): number {
+    return this.records.size;
   }
 
   add(rec: JobRecord): void {
     this.records.set(rec.taskUUID, rec);
-    this.armDeadlines();
+    // O(1) unless this deadline is the earliest: 10,000 adds must not rescan 10,000 records each.
+    if (rec.deadline < this.armedFor) this.armDeadlines();
   }
 
   /** Forget a record that never started (its submit failed before Runware accepted it). */
   drop(uuid: string): void {
     this.records.delete(uuid);
-    this.armDeadlines();
   }
 
   /**
@@ -120,7 +121,7 @@ export class JobHub {
     rec.ownerId = ownerId;
     if (deadline !== undefined && !rec.done) {
       rec.deadline = deadline;
-      this.armDeadlines();
+      if (deadline < this.armedFor) this.armDeadlines();
     }
     const entry = this.sinks.get(ownerId);
     if (entry) this.replay(rec, entry.sink);
@@ -171,7 +172,7 @@ export class JobHub {
         const index = rec.delivered.length - 1;
         this.emit(rec, (s) => s.result(rec, item, index), 'a result', { kind: 'result', item, index });
         outcome = 'delivered';
-        this.events.changed();
+        this.events.changed(rec);
         if (rec.delivered.length >= rec.numberResults) {
           this.finish(rec);
           return outcome;
@@ -207,9 +208,8 @@ export class JobHub {
     this.finished.set(rec.taskUUID, true);
     if (this.finished.size > FINISHED_MEMORY) this.finished.delete(this.finished.keys().next().value as string);
     if (rec.parked && rec.parked.length > 0) this.unclaimed.set(rec.taskUUID, { rec, until: Date.now() + UNCLAIMED_TTL_MS });
-    this.events.changed();
+    this.events.changed(rec);
     this.sweepUnclaimed();
-    this.armDeadlines();
     this.events.finished(rec);
   }
 
@@ -238,12 +238,13 @@ export class JobHub {
     }
   }
 
-  /** One timer for the earliest deadline of all records. */
+  /** One timer for the earliest deadline of all records (a timer that fires early just re-arms). */
   private armDeadlines(): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.deadlineTimer = undefined;
     let next = Infinity;
     for (const r of this.records.values()) if (!r.done && r.deadline < next) next = r.deadline;
+    this.armedFor = next;
     if (next === Infinity) return;
     const delay = Math.max(0, Math.min(next - Date.now(), 2 ** 31 - 1));
     this.deadlineTimer = setTimeout(() => this.expire(), delay);
