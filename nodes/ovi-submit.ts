@@ -95,7 +95,7 @@ export = function (RED: RED) {
       };
       const tracked = delivery !== 'custom';
       const ack = await config.account.submit(task as Record<string, unknown> & { taskUUID: string }, tracked ? rec : undefined, () =>
-        showStatus('yellow', 'queued (' + (config.account.queued + 1) + ')', 'ring'),
+        showStatus('yellow', 'queued ' + (config.account.queued + 1) + ' · running ' + config.account.running, 'ring'),
       );
       // Poll mode: the account polls from now on and parks results until an ovi poll node claims
       // the task. Webhook mode polls only as the optional fallback.
@@ -113,7 +113,9 @@ export = function (RED: RED) {
       showStatus('blue', 'submitting');
       handle(msg, send)
         .then(() => {
-          showStatus('green', 'submitted ' + String(msg.taskUUID).slice(0, 8));
+          const account = configNode(RED, def.config)?.account;
+          const counts = account ? ' · running ' + account.running + (account.queued ? ' · queued ' + account.queued : '') : '';
+          showStatus('green', 'submitted ' + String(msg.taskUUID).slice(0, 8) + counts);
           done();
         })
         .catch((e: unknown) => {
