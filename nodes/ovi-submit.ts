@@ -35,10 +35,10 @@ export = function (RED: RED) {
     const hook = typeof webhookId === 'string' && webhookId ? RED.nodes.getNode(webhookId) : null;
     const fail = (message: string) => new OviError({ code: 'validation', parameter: 'webhookURL', message });
     if (!hook || hook.type !== 'ovi-webhook') throw fail('delivery is "webhook node" but no deployed ovi webhook node is selected');
-    const h = hook as Node & { path?: string; configId?: string };
+    const h = hook as Node & { path?: string; configId?: string; webhookToken?: string };
     if (h.configId !== config.id) throw fail('the selected ovi webhook node uses another ovi-config node: results would not be correlated');
-    const token = RED.nodes.getCredentials(hook.id)?.token ?? hook.credentials?.token;
-    if (!token) throw fail('the selected ovi webhook node has no token: open it and deploy again');
+    const token = h.webhookToken;
+    if (!token) throw fail('the selected ovi webhook node is not running (Node-RED has no HTTP node server?)');
     if (!config.publicUrl) throw fail('the ovi-config node has no public URL: Runware needs one to reach this Node-RED (see the ovi webhook help)');
     if (isLocalUrl(config.publicUrl) && !isLocalUrl(config.endpoint)) {
       throw fail('the public URL ' + config.publicUrl + ' points at this machine: Runware cannot reach it. Use an address Runware can reach (reverse proxy or tunnel)');

@@ -4,9 +4,9 @@
  * before the body is read; JSON only, size-capped, validated; 2xx at once, work after. Redeliveries
  * are acknowledged and not emitted twice.
  */
-import { createHash, timingSafeEqual } from 'crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'crypto';
 import { OviError } from './lib/errors';
-import { configNode, numberSetting } from './lib/config-ref';
+import { configNode, numberSetting, resolveEnv } from './lib/config-ref';
 import { BodyError, hasRoute, readBody, removeRoute } from './lib/http-route';
 import { JobRecord, Sink } from './lib/job-hub';
 import { parseLossless } from './lib/lossless-json';
@@ -41,7 +41,12 @@ export = function (RED: RED) {
     node.configId = typeof def.config === 'string' ? def.config : undefined;
     const config = configNode(RED, def.config);
     const maxBody = numberSetting(def.maxBody, DEFAULT_MAX_BODY, 1);
-    const token = node.credentials?.token;
+    // No token yet (e.g. a flow imported from the examples: imports carry no credentials): a random
+    // one for this process, so the flow works at once; open and deploy the node to make it permanent.
+    const configured = resolveEnv(node.credentials?.token);
+    const token = configured || randomBytes(32).toString('hex');
+    // Read by ovi submit to build the webhookURL; non-enumerable so it never lands in a dump of the node.
+    Object.defineProperty(node, 'webhookToken', { value: token, enumerable: false });
     // Results for tasks this Node-RED did not submit are still emitted once each.
     const seen = new Map<string, true>();
     const output = outputOptionsFrom(def, RED.settings.userDir || process.cwd());
@@ -51,7 +56,7 @@ export = function (RED: RED) {
       node.error('Node-RED has no HTTP node server (httpNodeRoot is false): ovi webhook cannot receive results');
       return;
     }
-    if (!token) node.warn('no token: open this node in the editor and deploy again; every request is refused until then');
+    if (!configured) node.warn('no token configured: using a temporary one until this node is opened and deployed (results of tasks submitted before a restart then come by polling)');
     if (!config) node.warn('no ovi-config node: results cannot be correlated with submitted tasks');
 
     const emitFailure = (msg: NodeMessage, err: OviError) => {
@@ -111,7 +116,7 @@ export = function (RED: RED) {
         res.set('Connection', 'close');
         return void reply(401, { error: 'missing token' });
       }
-      if (!token || !sameSecret(given, token)) {
+      if (!sameSecret(given, token)) {
         res.set('Connection', 'close');
         return void reply(403, { error: 'wrong token' });
       }
