@@ -25,7 +25,10 @@ function exampleFlows() {
       if (seen.has(n.id)) continue;
       seen.add(n.id);
       const isConfig = !('x' in n) && !('wires' in n);
-      flows.push(isConfig ? n : { ...n, z: tab.id });
+      const node = isConfig ? n : { ...n, z: tab.id };
+      // The doorbell example writes under /media (Home Assistant's media folder); here: <userDir>/media.
+      if (typeof node.filePath === 'string' && node.filePath.startsWith('/media/')) node.filePath = node.filePath.slice(1);
+      flows.push(node);
     }
   }
   return flows;
@@ -49,6 +52,8 @@ async function main() {
     }
     env.RUNWARE_API_KEY = 'sim-key';
     env.RUNWARE_ENDPOINT = simulator.url;
+    // The image-to-video and doorbell examples fetch their camera snapshot from CAMERA_URL.
+    env.CAMERA_URL = env.CAMERA_URL || simulator.baseUrl + '/samples/snapshot.jpg';
     console.log('Runware simulator: ' + simulator.url + ' (no RUNWARE_API_KEY set; results are sample clips)');
   } else {
     console.log('Using Runware at ' + (env.RUNWARE_ENDPOINT || 'https://api.runware.ai/v1') + ' with RUNWARE_API_KEY');

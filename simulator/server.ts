@@ -7,6 +7,8 @@
  *   POST /v1 (or /)        the API: a JSON array of tasks, `Authorization: Bearer <key>`
  *                          videoInference (async only) → ack; getResponse → results so far
  *   GET|HEAD /media/<videoUUID>.<mp4|webm|mov>   the clip (Range supported, no auth)
+ *   GET|HEAD /samples/snapshot.jpg   a fixed 320x240 JPEG "camera snapshot" (media/snapshot.jpg), for
+ *                          image-to-video flows offline (the examples' CAMERA_URL); no auth, never faulted
  *   GET /health            {"ok":true}
  *   /__sim/...             control, no auth (bind to loopback!): GET stats, GET requests,
  *                          DELETE requests, GET deliveries, GET|POST config (JSON merge),
@@ -37,7 +39,9 @@
  *   media by failMedia / faults.mediaStatus).
  */
 import { createHash, timingSafeEqual } from 'crypto';
+import { readFileSync } from 'fs';
 import * as http from 'http';
+import { join as joinPath } from 'path';
 import type { AddressInfo, Socket } from 'net';
 import { stringifyLossless } from '../nodes/lib/lossless-json';
 import { processApiBody, type ApiState } from './api';
@@ -174,6 +178,7 @@ export async function createSimulator(init: SimulatorInit = {}): Promise<Simulat
   const options = defaultOptions();
   applyOptions(options, init);
   const fixtures = loadFixtures();
+  const snapshot = readFileSync(joinPath(__dirname, 'media', 'snapshot.jpg'));
   const stats = createStats();
   const jobs = new Map<string, Job>();
   const media = new Map<string, { job: Job; result: JobResult }>();
@@ -398,6 +403,7 @@ export async function createSimulator(init: SimulatorInit = {}): Promise<Simulat
     }
     if (path.startsWith('/media/') && (method === 'GET' || method === 'HEAD')) return handleMedia(req, res, path);
     if (path === '/health' && method === 'GET') return sendJson(res, 200, { ok: true });
+    if (path === '/samples/snapshot.jpg' && (method === 'GET' || method === 'HEAD')) return void sendMedia(req, res, snapshot, 'image/jpeg');
     if (path.startsWith('/__sim/')) return handleAdmin(req, res, path);
     sendJson(res, 404, errorBody('notFound', `No route ${method} ${path}.`));
   }

@@ -31,17 +31,22 @@ function routeCount(path, method = 'post') {
 }
 
 /** A server on 127.0.0.1 that hands every request to the current flow's RED.httpNode. */
-async function httpNodeServer() {
+async function httpNodeServer({ adminParserFirst = false } = {}) {
   const http = require('http');
+  // Node-RED's default layout (httpAdminRoot and httpNodeRoot both "/"): the admin app's JSON body
+  // parser sees the request first and drains its stream.
+  const adminJson = adminParserFirst ? require('body-parser').json({ limit: '5mb' }) : (req, res, next) => next();
   const server = http.createServer((req, res) => {
     if (!httpNodeApp) {
       res.statusCode = 503;
       return res.end();
     }
-    httpNodeApp(req, res, () => {
-      res.statusCode = 404;
-      res.end('no route');
-    });
+    adminJson(req, res, () =>
+      httpNodeApp(req, res, () => {
+        res.statusCode = 404;
+        res.end('no route');
+      }),
+    );
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {

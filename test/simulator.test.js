@@ -650,6 +650,30 @@ describe('Runware simulator', () => {
         assert.equal(out.stdout.trim().split('\n').join(','), codecs, ext);
       }
     });
+
+    it('serves a sample camera snapshot: GET|HEAD /samples/snapshot.jpg, a 320x240 JPEG, no auth, even when media is faulted', async () => {
+      const sim = await start({ faults: { mediaStatus: 503 } });
+      const bytes = fs.readFileSync(path.join(MEDIA_DIR, 'snapshot.jpg'));
+      assert.ok(bytes.length > 1000 && bytes.length < 64 * 1024, String(bytes.length));
+      assert.equal(bytes.subarray(0, 3).toString('hex'), 'ffd8ff', 'JPEG magic');
+      // The SOF0 segment holds the height, then the width.
+      const sof = bytes.indexOf(Buffer.from([0xff, 0xc0]));
+      assert.ok(sof > 0, 'a baseline JPEG');
+      assert.deepEqual([bytes.readUInt16BE(sof + 7), bytes.readUInt16BE(sof + 5)], [320, 240]);
+      const res = await fetch(`${sim.baseUrl}/samples/snapshot.jpg`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'image/jpeg');
+      assert.equal(res.headers.get('content-length'), String(bytes.length));
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes));
+      const head = await fetch(`${sim.baseUrl}/samples/snapshot.jpg`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('content-length'), String(bytes.length));
+      assert.equal((await fetch(`${sim.baseUrl}/samples/snapshot.png`)).status, 404);
+      const post = await fetch(`${sim.baseUrl}/samples/snapshot.jpg`, { method: 'POST' });
+      assert.equal(post.status, 404);
+      await post.arrayBuffer();
+      assert.equal(sim.stats().faultsInjected.media, 0);
+    });
   });
 
   describe('simulator: webhooks and uploads', () => {

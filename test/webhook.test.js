@@ -199,6 +199,21 @@ describe('ovi webhook', function () {
     assert.strictEqual(results.msgs.length, 1);
   });
 
+  it('works behind Node-RED\'s admin body parser (httpAdminRoot and httpNodeRoot both "/")', async () => {
+    const parsed = await httpNodeServer({ adminParserFirst: true });
+    try {
+      await load(flow({ config: { publicUrl: parsed.url } }), creds);
+      const results = collector('results');
+      helper.getNode('submit').receive({ payload: 'default layout', topic: 'parsed' });
+      const [r] = await results.next(1);
+      assert.strictEqual(r.topic, 'parsed');
+      const bad = await fetch(parsed.url + '/ovi/results?token=' + TOKEN, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"hello":1}' });
+      assert.strictEqual(bad.status, 400);
+    } finally {
+      await parsed.close();
+    }
+  });
+
   it('a public URL on localhost is refused when Runware is remote', async () => {
     await load(flow({ config: { endpoint: 'https://api.runware.ai/v1', publicUrl: 'http://localhost:1880' } }), creds);
     const errors = collector('errors');

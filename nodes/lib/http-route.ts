@@ -16,6 +16,15 @@ export class BodyError extends Error {
 
 export function readBody(req: HttpRequest, limit: number): Promise<string> {
   if (typeof req.body === 'string') return Promise.resolve(req.body);
+  // Already read by a body parser that ran first: Node-RED's admin app parses JSON for every request
+  // under httpAdminRoot, and httpAdminRoot and httpNodeRoot are both "/" by default (also on the Home
+  // Assistant add-on). The stream is drained then: use what it parsed, as core http-in does via
+  // req._body (integers beyond 2^53 lose precision on this path: JSON.parse read them).
+  const parsed = req as HttpRequest & { _body?: boolean; readableEnded?: boolean };
+  if (parsed._body === true || parsed.readableEnded) {
+    const text = req.body !== null && typeof req.body === 'object' ? JSON.stringify(req.body) : '';
+    return Buffer.byteLength(text) > limit ? Promise.reject(new BodyError(413, 'body larger than ' + limit + ' bytes')) : Promise.resolve(text);
+  }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyError(413, 'body larger than ' + limit + ' bytes'));
   return new Promise((resolve, reject) => {
