@@ -16,7 +16,9 @@ export = function (RED: RED) {
     RED.nodes.createNode(this, config);
     const node = this as OviConfigNode;
     node.endpoint = String(config.endpoint || DEFAULT_ENDPOINT).trim();
-    node.publicUrl = String(config.publicUrl || '').trim().replace(/\/+$/, '');
+    node.publicUrl = String(config.publicUrl || '')
+      .trim()
+      .replace(/\/+$/, '');
     const retries = numberSetting(config.retries, DEFAULT_RETRY.retries, 0);
     const budget = numberSetting(config.budget, 0, 0);
     node.account = new Account({

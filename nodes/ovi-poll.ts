@@ -63,7 +63,11 @@ export = function (RED: RED) {
         }
       }
       const pct = progress !== undefined ? ' ' + progress + '%' : '';
-      node.status({ fill: 'blue', shape: 'dot', text: 'rendering ' + formatElapsed(Date.now() - oldest) + pct + (waiting.size > 1 ? ' (' + waiting.size + ' tasks)' : '') });
+      node.status({
+        fill: 'blue',
+        shape: 'dot',
+        text: 'rendering ' + formatElapsed(Date.now() - oldest) + pct + (waiting.size > 1 ? ' (' + waiting.size + ' tasks)' : ''),
+      });
       if (!ticker) ticker = setInterval(showStatus, 1000);
     }
 
@@ -128,9 +132,15 @@ export = function (RED: RED) {
       try {
         if (!config) throw new OviError({ code: 'validation', parameter: 'config', message: 'no ovi-config node is selected (or it failed to start)' });
         const uuid = msg.taskUUID;
-        if (!isUuidV4(uuid)) throw new OviError({ code: 'validation', parameter: 'taskUUID', message: 'msg.taskUUID must be the UUID of a submitted task, got ' + JSON.stringify(uuid ?? null).slice(0, 60) });
+        if (!isUuidV4(uuid))
+          throw new OviError({
+            code: 'validation',
+            parameter: 'taskUUID',
+            message: 'msg.taskUUID must be the UUID of a submitted task, got ' + JSON.stringify(uuid ?? null).slice(0, 60),
+          });
         const taskUUID = uuid as string;
-        if (waiting.has(taskUUID)) throw new OviError({ code: 'validation', parameter: 'taskUUID', taskUUID, message: 'task ' + taskUUID + ' is already being polled by this node' });
+        if (waiting.has(taskUUID))
+          throw new OviError({ code: 'validation', parameter: 'taskUUID', taskUUID, message: 'task ' + taskUUID + ' is already being polled by this node' });
         const timeoutS = typeof msg.timeout === 'number' && Number.isFinite(msg.timeout) && msg.timeout > 0 ? msg.timeout : defaultTimeoutS;
         const deadline = Date.now() + timeoutS * 1000;
 

@@ -9,7 +9,7 @@ import { JobRecord } from './lib/job-hub';
 import { isLocalUrl, joinUrl, snapshotMsg } from './lib/msg-snapshot';
 import { DEFAULT_TIMING } from './lib/poll-scheduler';
 import { buildTask } from './lib/task-build';
-import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from './lib/red-types';
+import type { Node, NodeDef, NodeMessage, RED, SendFn } from './lib/red-types';
 
 type Delivery = 'poll' | 'webhook' | 'custom';
 
@@ -41,7 +41,9 @@ export = function (RED: RED) {
     if (!token) throw fail('the selected ovi webhook node is not running (Node-RED has no HTTP node server?)');
     if (!config.publicUrl) throw fail('the ovi-config node has no public URL: Runware needs one to reach this Node-RED (see the ovi webhook help)');
     if (isLocalUrl(config.publicUrl) && !isLocalUrl(config.endpoint)) {
-      throw fail('the public URL ' + config.publicUrl + ' points at this machine: Runware cannot reach it. Use an address Runware can reach (reverse proxy or tunnel)');
+      throw fail(
+        'the public URL ' + config.publicUrl + ' points at this machine: Runware cannot reach it. Use an address Runware can reach (reverse proxy or tunnel)',
+      );
     }
     const root = typeof RED.settings.httpNodeRoot === 'string' ? RED.settings.httpNodeRoot : '/';
     return { url: joinUrl(config.publicUrl, root, h.path ?? '') + '?token=' + encodeURIComponent(token), ownerId: hook.id };

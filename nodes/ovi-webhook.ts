@@ -56,7 +56,10 @@ export = function (RED: RED) {
       node.error('Node-RED has no HTTP node server (httpNodeRoot is false): ovi webhook cannot receive results');
       return;
     }
-    if (!configured) node.warn('no token configured: using a temporary one until this node is opened and deployed (results of tasks submitted before a restart then come by polling)');
+    if (!configured)
+      node.warn(
+        'no token configured: using a temporary one until this node is opened and deployed (results of tasks submitted before a restart then come by polling)',
+      );
     if (!config) node.warn('no ovi-config node: results cannot be correlated with submitted tasks');
 
     const emitFailure = (msg: NodeMessage, err: OviError) => {

@@ -13,8 +13,20 @@ const END = '<!-- fields:end -->';
 function rule(f) {
   if (f.fixed) return 'always `' + f.values[0] + '` (set by the node)';
   if (f.values) return f.values.map((v) => '`' + v + '`').join(', ');
-  const range = f.min !== undefined && f.max !== undefined ? f.min + '..' + f.max : f.min !== undefined ? '≥ ' + f.min : f.max !== undefined ? '≤ ' + f.max : '';
-  const kind = { integer: 'integer', number: 'number', boolean: 'true / false', seed: 'integer (number, decimal string or BigInt)', url: 'http(s) URL', image: 'UUID, URL, data URI or base64', uuid: 'UUID v4', prompt: 'non-empty text', string: 'text' }[f.kind] || f.kind;
+  const range =
+    f.min !== undefined && f.max !== undefined ? f.min + '..' + f.max : f.min !== undefined ? '≥ ' + f.min : f.max !== undefined ? '≤ ' + f.max : '';
+  const kind =
+    {
+      integer: 'integer',
+      number: 'number',
+      boolean: 'true / false',
+      seed: 'integer (number, decimal string or BigInt)',
+      url: 'http(s) URL',
+      image: 'UUID, URL, data URI or base64',
+      uuid: 'UUID v4',
+      prompt: 'non-empty text',
+      string: 'text',
+    }[f.kind] || f.kind;
   return [kind, range].filter(Boolean).join(' ') + (f.nullable ? ', or `null`' : '') + (f.step ? ' (step ' + f.step + ')' : '');
 }
 

@@ -17,9 +17,19 @@ function exampleFlows() {
   const dir = path.join(root, 'examples');
   const seen = new Set();
   const flows = [];
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const nodes = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
-    const tab = { id: 'tab.' + file.replace(/\.json$/, ''), type: 'tab', label: file.replace(/^\d+-/, '').replace(/\.json$/, '').replace(/-/g, ' ') };
+    const tab = {
+      id: 'tab.' + file.replace(/\.json$/, ''),
+      type: 'tab',
+      label: file
+        .replace(/^\d+-/, '')
+        .replace(/\.json$/, '')
+        .replace(/-/g, ' '),
+    };
     flows.push(tab);
     for (const n of nodes) {
       if (seen.has(n.id)) continue;
@@ -66,11 +76,26 @@ async function main() {
   fs.writeFileSync(
     settingsFile,
     '// written by scripts/start.js\nmodule.exports = ' +
-      JSON.stringify({ uiPort: port, uiHost: host, flowFile: 'flows.json', credentialSecret: 'ovi-local-dev', httpNodeRoot: '/', editorTheme: { tours: false }, telemetry: { enabled: false } }, null, 2) +
+      JSON.stringify(
+        {
+          uiPort: port,
+          uiHost: host,
+          flowFile: 'flows.json',
+          credentialSecret: 'ovi-local-dev',
+          httpNodeRoot: '/',
+          editorTheme: { tours: false },
+          telemetry: { enabled: false },
+        },
+        null,
+        2,
+      ) +
       ';\n',
   );
 
-  const red = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', settingsFile], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const red = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', settingsFile], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   red.stdout.on('data', (chunk) => {
     process.stdout.write(chunk);
     if (/Server now running/.test(String(chunk))) {

@@ -102,13 +102,22 @@ export function processApiBody(text: string, state: ApiState, ctx: ApiContext): 
       errors.push(
         task.taskType === undefined
           ? { code: 'missingTaskType', message: "Missing required parameter 'taskType'.", parameter: 'taskType', type: 'string', taskUUID }
-          : { code: 'unsupportedTaskType', message: 'Unsupported taskType: the simulator implements videoInference and getResponse.', parameter: 'taskType', type: 'string', taskUUID },
+          : {
+              code: 'unsupportedTaskType',
+              message: 'Unsupported taskType: the simulator implements videoInference and getResponse.',
+              parameter: 'taskType',
+              type: 'string',
+              taskUUID,
+            },
       );
     }
   }
 
   const envelope: Envelope = succeeded === 0 ? { errors } : errors.length > 0 ? { data, errors } : { data };
-  const summary = Object.entries(counts).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(' ');
+  const summary = Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k}=${n}`)
+    .join(' ');
   return { status: succeeded === 0 ? 400 : 200, envelope, tasks, accepted, summary };
 }
 
@@ -148,7 +157,13 @@ function poll(task: Record<string, unknown>, state: ApiState, now: number, data:
     errors.push(
       uuid === undefined
         ? { code: 'missingTaskUUID', message: "Missing required parameter 'taskUUID'.", parameter: 'taskUUID', type: 'string', taskType: 'getResponse' }
-        : { code: 'invalidTaskUUID', message: "Invalid value for 'taskUUID' parameter. Must be a string.", parameter: 'taskUUID', type: 'string', taskType: 'getResponse' },
+        : {
+            code: 'invalidTaskUUID',
+            message: "Invalid value for 'taskUUID' parameter. Must be a string.",
+            parameter: 'taskUUID',
+            type: 'string',
+            taskType: 'getResponse',
+          },
     );
     return false;
   }

@@ -61,29 +61,68 @@ function parseArgs(argv: string[]): { init: SimulatorInit; help: boolean; quiet:
       case '-h':
         help = true;
         break;
-      case '--port': init.port = number(0, 65535); break;
-      case '--host': init.host = value(); break;
-      case '--key': keys.push(...value().split(',').map((k) => k.trim()).filter(Boolean)); break;
-      case '--render-ms': init.renderMs = number(0, 86_400_000); break;
-      case '--public-url': init.publicUrl = value(); break;
-      case '--fault-429': faults.rateLimit = number(0, 1); break;
-      case '--fault-5xx': faults.serverError = number(0, 1); break;
-      case '--fault-reset': faults.reset = number(0, 1); break;
-      case '--fault-malformed': faults.malformed = number(0, 1); break;
-      case '--fault-slow': faults.slow = number(0, 1); break;
-      case '--fault-fail': faults.failedGeneration = number(0, 1); break;
-      case '--latency-ms': faults.latencyMs = number(0, 3_600_000); break;
-      case '--slow-ms': init.slowMs = number(0, 3_600_000); break;
+      case '--port':
+        init.port = number(0, 65535);
+        break;
+      case '--host':
+        init.host = value();
+        break;
+      case '--key':
+        keys.push(
+          ...value()
+            .split(',')
+            .map((k) => k.trim())
+            .filter(Boolean),
+        );
+        break;
+      case '--render-ms':
+        init.renderMs = number(0, 86_400_000);
+        break;
+      case '--public-url':
+        init.publicUrl = value();
+        break;
+      case '--fault-429':
+        faults.rateLimit = number(0, 1);
+        break;
+      case '--fault-5xx':
+        faults.serverError = number(0, 1);
+        break;
+      case '--fault-reset':
+        faults.reset = number(0, 1);
+        break;
+      case '--fault-malformed':
+        faults.malformed = number(0, 1);
+        break;
+      case '--fault-slow':
+        faults.slow = number(0, 1);
+        break;
+      case '--fault-fail':
+        faults.failedGeneration = number(0, 1);
+        break;
+      case '--latency-ms':
+        faults.latencyMs = number(0, 3_600_000);
+        break;
+      case '--slow-ms':
+        init.slowMs = number(0, 3_600_000);
+        break;
       case '--webhook-wrap': {
         const mode = value();
         if (mode !== 'bare' && mode !== 'data') throw new UsageError('--webhook-wrap must be bare or data');
         init.webhookWrap = mode;
         break;
       }
-      case '--reject-batched-poll': init.rejectBatchedPoll = true; break;
-      case '--no-webhooks': init.webhooks = false; break;
-      case '--seed': init.randomSeed = number(-(2 ** 31), 2 ** 32); break;
-      case '--quiet': quiet = true; break;
+      case '--reject-batched-poll':
+        init.rejectBatchedPoll = true;
+        break;
+      case '--no-webhooks':
+        init.webhooks = false;
+        break;
+      case '--seed':
+        init.randomSeed = number(-(2 ** 31), 2 ** 32);
+        break;
+      case '--quiet':
+        quiet = true;
+        break;
       default:
         throw new UsageError(`unknown option ${arg}`);
     }

@@ -7,31 +7,25 @@ import { OptionError, type FaultOptions } from './options';
 
 /** What happens to one API request. */
 export type RequestFault =
-  | { kind: 'none' }
-  | { kind: 'rateLimit' }
-  | { kind: 'serverError'; status: number }
-  | { kind: 'reset' }
-  | { kind: 'malformed' }
-  | { kind: 'slow' };
+  { kind: 'none' } | { kind: 'rateLimit' } | { kind: 'serverError'; status: number } | { kind: 'reset' } | { kind: 'malformed' } | { kind: 'slow' };
 
 export type FaultKind = Exclude<RequestFault['kind'], 'none'> | 'failedGeneration' | 'media';
 
 /** Names accepted by `queueFaults`: an HTTP status (429, 5xx) or a fault kind. */
-export type QueuedFaultName =
-  | '429'
-  | '500'
-  | '502'
-  | '503'
-  | '504'
-  | 'rateLimit'
-  | 'serverError'
-  | 'reset'
-  | 'malformed'
-  | 'slow'
-  | 'none';
+export type QueuedFaultName = '429' | '500' | '502' | '503' | '504' | 'rateLimit' | 'serverError' | 'reset' | 'malformed' | 'slow' | 'none';
 
 export const QUEUED_FAULT_NAMES: readonly QueuedFaultName[] = [
-  '429', '500', '502', '503', '504', 'rateLimit', 'serverError', 'reset', 'malformed', 'slow', 'none',
+  '429',
+  '500',
+  '502',
+  '503',
+  '504',
+  'rateLimit',
+  'serverError',
+  'reset',
+  'malformed',
+  'slow',
+  'none',
 ];
 
 /** mulberry32: tiny, fast and good enough to spread faults; not for anything secret. */

@@ -107,12 +107,14 @@ export class OptionError extends Error {}
 
 type Check = (value: unknown, name: string) => unknown;
 
-const num = (min: number, max = Number.MAX_SAFE_INTEGER, integer = false): Check => (v, name) => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    throw new OptionError(`${name} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max}`);
-  }
-  return v;
-};
+const num =
+  (min: number, max = Number.MAX_SAFE_INTEGER, integer = false): Check =>
+  (v, name) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+      throw new OptionError(`${name} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max}`);
+    }
+    return v;
+  };
 const bool: Check = (v, name) => {
   if (typeof v !== 'boolean') throw new OptionError(`${name} must be true or false`);
   return v;

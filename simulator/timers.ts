@@ -8,14 +8,17 @@ export class TimerSet {
 
   /** Run fn after ms; errors it throws are handed to onError instead of crashing the process. */
   after(ms: number, fn: () => void | Promise<void>, onError: (err: unknown) => void = () => {}): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      try {
-        Promise.resolve(fn()).catch(onError);
-      } catch (err) {
-        onError(err);
-      }
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        try {
+          Promise.resolve(fn()).catch(onError);
+        } catch (err) {
+          onError(err);
+        }
+      },
+      Math.max(0, ms),
+    );
     this.timers.add(timer);
   }
 

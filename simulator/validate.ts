@@ -97,8 +97,7 @@ const seed: Rule = {
 const image: Rule = {
   type: 'string',
   must: 'Must be an image UUID, an http(s) URL, a data URI (data:image/png|jpeg|webp;base64,...) or base64 data.',
-  test: (v) =>
-    typeof v === 'string' && (UUID_RE.test(v) || isHttpUrl(v) || DATA_URI_RE.test(v) || BASE64_RE.test(v)),
+  test: (v) => typeof v === 'string' && (UUID_RE.test(v) || isHttpUrl(v) || DATA_URI_RE.test(v) || BASE64_RE.test(v)),
 };
 
 const SHAPE: Shape = {
@@ -207,8 +206,7 @@ function checkCacheRange(task: Record<string, unknown>, out: ValidationIssue[]):
     const rule = (SHAPE.acceleratorOptions as Group).fields[k] as Rule;
     return isInt(v) && rule.test(v) ? v : undefined;
   };
-  const issue = (fields: string[], message: string) =>
-    out.push({ code: 'invalidCacheRange', message, parameter: fields, type: 'validation' });
+  const issue = (fields: string[], message: string) => out.push({ code: 'invalidCacheRange', message, parameter: fields, type: 'validation' });
   const start = get('cacheStartStep');
   const end = get('cacheEndStep');
   const startPct = get('cacheStartStepPercentage');
@@ -231,10 +229,7 @@ function checkCacheRange(task: Record<string, unknown>, out: ValidationIssue[]):
   const stepsValid = !has(task, 'steps') || (SHAPE.steps as Rule).test(task.steps);
   const steps = has(task, 'steps') && isInt(task.steps) ? task.steps : DEFAULT_STEPS;
   if (end !== undefined && stepsValid && end > steps) {
-    issue(
-      [p('cacheEndStep'), 'steps'],
-      `'${p('cacheEndStep')}' must be less than or equal to 'steps' (${steps}${has(task, 'steps') ? '' : ', the default'}).`,
-    );
+    issue([p('cacheEndStep'), 'steps'], `'${p('cacheEndStep')}' must be less than or equal to 'steps' (${steps}${has(task, 'steps') ? '' : ', the default'}).`);
   }
 }
 

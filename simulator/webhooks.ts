@@ -98,17 +98,35 @@ export class Deliveries {
     if (job.webhookURL && options.webhooks) {
       const item = successItem(job, result);
       const body = Buffer.from(stringifyLossless(options.webhookWrap === 'data' ? { data: [item] } : item));
-      pending.push(this.webhookWithDuplicates({
-        kind: 'webhook', method: 'POST', url: job.webhookURL, body, contentType: 'application/json',
-        taskUUID: job.taskUUID, videoUUID: result.videoUUID,
-      }));
+      pending.push(
+        this.webhookWithDuplicates({
+          kind: 'webhook',
+          method: 'POST',
+          url: job.webhookURL,
+          body,
+          contentType: 'application/json',
+          taskUUID: job.taskUUID,
+          videoUUID: result.videoUUID,
+        }),
+      );
     }
     if (job.uploadEndpoint) {
       const media = MEDIA_TYPES[job.outputFormat];
-      pending.push(this.attempt({
-        kind: 'upload', method: 'PUT', url: job.uploadEndpoint, body: this.env.fixtures[job.outputFormat],
-        contentType: media.contentType, taskUUID: job.taskUUID, videoUUID: result.videoUUID,
-      }, 1, this.epoch));
+      pending.push(
+        this.attempt(
+          {
+            kind: 'upload',
+            method: 'PUT',
+            url: job.uploadEndpoint,
+            body: this.env.fixtures[job.outputFormat],
+            contentType: media.contentType,
+            taskUUID: job.taskUUID,
+            videoUUID: result.videoUUID,
+          },
+          1,
+          this.epoch,
+        ),
+      );
     }
     await Promise.all(pending);
   }

@@ -14,28 +14,45 @@ function validValue(f) {
     case 'integer':
       if (f.path === 'acceleratorOptions.cacheEndStep') return 10; // must stay <= steps (30)
       return f.max !== undefined ? Math.floor((Number(f.min) + Number(f.max)) / 2) : Number(f.min) + 2 + (f.min >= 60 ? 3540 : 0);
-    case 'number': return Math.round(((Number(f.min) + Number(f.max)) / 2 + Number(f.max) / 40) * 100) / 100;
-    case 'enum': return f.values[f.values.length - 1];
-    case 'boolean': return true;
-    case 'url': return 'https://hooks.example.com/ovi?x=1';
-    case 'image': return IMAGE;
-    case 'seed': return '9223372036854775807';
-    case 'prompt': return 'A lighthouse at dusk <S>Hello there.<E>';
-    default: return 'no blur, no text';
+    case 'number':
+      return Math.round(((Number(f.min) + Number(f.max)) / 2 + Number(f.max) / 40) * 100) / 100;
+    case 'enum':
+      return f.values[f.values.length - 1];
+    case 'boolean':
+      return true;
+    case 'url':
+      return 'https://hooks.example.com/ovi?x=1';
+    case 'image':
+      return IMAGE;
+    case 'seed':
+      return '9223372036854775807';
+    case 'prompt':
+      return 'A lighthouse at dusk <S>Hello there.<E>';
+    default:
+      return 'no blur, no text';
   }
 }
 
 function invalidValue(f) {
   switch (f.kind) {
-    case 'integer': return f.max !== undefined ? Number(f.max) + 1 : Number(f.min) - 1;
-    case 'number': return Number(f.max) + 2;
-    case 'enum': return 'BOGUS';
-    case 'boolean': return 'yes';
-    case 'url': return 'ftp://nope.example.com';
-    case 'image': return 'not an image!';
-    case 'seed': return '9223372036854775808';
-    case 'prompt': return '   ';
-    default: return 42;
+    case 'integer':
+      return f.max !== undefined ? Number(f.max) + 1 : Number(f.min) - 1;
+    case 'number':
+      return Number(f.max) + 2;
+    case 'enum':
+      return 'BOGUS';
+    case 'boolean':
+      return 'yes';
+    case 'url':
+      return 'ftp://nope.example.com';
+    case 'image':
+      return 'not an image!';
+    case 'seed':
+      return '9223372036854775808';
+    case 'prompt':
+      return '   ';
+    default:
+      return 42;
   }
 }
 
@@ -116,7 +133,20 @@ describe('every task field (set, overridden, out of range)', function () {
       if (f.path !== 'positivePrompt') {
         it('overridden by msg.payload → in the request', async () => {
           const nodeValue = validValue(f);
-          const msgValue = f.kind === 'boolean' ? false : f.kind === 'enum' ? f.values[0] : f.kind === 'integer' || f.kind === 'number' ? Number(f.min) + (f.path.endsWith('cacheEndStep') ? 1 : 0) + (f.path === 'ttl' ? 1 : 0) : f.kind === 'seed' ? 12345 : f.kind === 'url' ? 'https://other.example.com/x' : f.kind === 'image' ? 'https://example.com/cat.png' : 'overridden';
+          const msgValue =
+            f.kind === 'boolean'
+              ? false
+              : f.kind === 'enum'
+                ? f.values[0]
+                : f.kind === 'integer' || f.kind === 'number'
+                  ? Number(f.min) + (f.path.endsWith('cacheEndStep') ? 1 : 0) + (f.path === 'ttl' ? 1 : 0)
+                  : f.kind === 'seed'
+                    ? 12345
+                    : f.kind === 'url'
+                      ? 'https://other.example.com/x'
+                      : f.kind === 'image'
+                        ? 'https://example.com/cat.png'
+                        : 'overridden';
           const r = await run(settingsFor(f, nodeValue), { payload: payloadFor(f, msgValue) });
           assert.ok(r.ok, 'submit failed: ' + (r.err && r.err.error.message));
           const sent = getPath(submittedTasks(sim)[0], f.path);
@@ -156,7 +186,11 @@ describe('every task field (set, overridden, out of range)', function () {
     [{ cacheEndStep: 31 }, {}, /cacheEndStep \(31\) must be at most steps \(30, the default\)/],
     [{ cacheEndStep: 21 }, { steps: 20 }, /cacheEndStep \(21\) must be at most steps \(20\)/],
     [{ cacheEndStep: 20, cacheEndStepPercentage: 50 }, {}, /either acceleratorOptions\.cacheEndStep or acceleratorOptions\.cacheEndStepPercentage, not both/],
-    [{ cacheStartStep: 1, cacheStartStepPercentage: 5 }, {}, /either acceleratorOptions\.cacheStartStep or acceleratorOptions\.cacheStartStepPercentage, not both/],
+    [
+      { cacheStartStep: 1, cacheStartStepPercentage: 5 },
+      {},
+      /either acceleratorOptions\.cacheStartStep or acceleratorOptions\.cacheStartStepPercentage, not both/,
+    ],
   ];
   for (const [acc, top, re] of crossField) {
     it('cross-field rule: ' + JSON.stringify({ ...top, acceleratorOptions: acc }) + ' → error, zero requests', async () => {

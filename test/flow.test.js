@@ -72,7 +72,10 @@ describe('submit → poll end to end', function () {
     const rs = await results.next(2);
     const seeds = rs.map((r) => r.payload.seed).sort();
     assert.deepStrictEqual(seeds, [42, '9223372036854775806']);
-    const raws = apiRequests(sim).filter((x) => x.bodyText.includes('videoInference')).map((x) => x.bodyText).join('\n');
+    const raws = apiRequests(sim)
+      .filter((x) => x.bodyText.includes('videoInference'))
+      .map((x) => x.bodyText)
+      .join('\n');
     assert.ok(raws.includes('"seed":9223372036854775806'));
     assert.ok(raws.includes('"seed":42'));
   });
@@ -157,7 +160,9 @@ describe('submit → poll end to end', function () {
     await results.next(1);
     // Between attempts the client asks getResponse whether a 5xx hid an acceptance (that probe
     // takes one of the queued faults), then resends under the same taskUUID.
-    const statuses = apiRequests(sim).filter((x) => x.bodyText.includes('videoInference')).map((x) => x.status);
+    const statuses = apiRequests(sim)
+      .filter((x) => x.bodyText.includes('videoInference'))
+      .map((x) => x.status);
     assert.strictEqual(statuses[0], 500);
     assert.strictEqual(statuses[statuses.length - 1], 200);
     assert.ok(statuses.length >= 3, 'retried through the burst: ' + statuses.join(','));
@@ -293,7 +298,13 @@ describe('submit → poll end to end', function () {
     helper.getNode('poll').on('call:status', (call) => statuses.push(call.args[0]));
     helper.getNode('submit').receive({ payload: 'status' });
     await results.next(1, 6000);
-    assert.ok(statuses.some((s) => /^rendering 0:0\d/.test(s.text || '')), JSON.stringify(statuses));
-    assert.ok(statuses.some((s) => /^done /.test(s.text || '')), JSON.stringify(statuses));
+    assert.ok(
+      statuses.some((s) => /^rendering 0:0\d/.test(s.text || '')),
+      JSON.stringify(statuses),
+    );
+    assert.ok(
+      statuses.some((s) => /^done /.test(s.text || '')),
+      JSON.stringify(statuses),
+    );
   });
 });

@@ -51,7 +51,11 @@ async function httpNodeServer({ adminParserFirst = false } = {}) {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: 'http://127.0.0.1:' + server.address().port,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -115,7 +119,11 @@ function collector(id) {
   const waiters = [];
   node.on('input', (msg) => {
     msgs.push(msg);
-    for (const w of [...waiters]) if (msgs.length >= w.n) { waiters.splice(waiters.indexOf(w), 1); w.resolve(msgs.slice(0, w.n)); }
+    for (const w of [...waiters])
+      if (msgs.length >= w.n) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(msgs.slice(0, w.n));
+      }
   });
   return {
     msgs,
@@ -135,7 +143,11 @@ function submittedTasks(sim) {
   const out = [];
   for (const r of sim.requests()) {
     let body;
-    try { body = parseLossless(r.bodyText); } catch { continue; }
+    try {
+      body = parseLossless(r.bodyText);
+    } catch {
+      continue;
+    }
     if (Array.isArray(body)) for (const t of body) if (t && t.taskType === 'videoInference') out.push(t);
   }
   return out;
@@ -179,8 +191,32 @@ const PNG_B64 = (() => {
   ihdr.writeUInt32BE(w, 0);
   ihdr.writeUInt32BE(w, 4);
   ihdr.set([8, 2, 0, 0, 0], 8);
-  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
+  const png = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(Buffer.concat(rows))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
   return png.toString('base64');
 })();
 
-module.exports = { helper, NODES, httpNodeServer, routeCount, KEY, startSim, configNode, submitNode, pollNode, pipeline, load, collector, submittedTasks, apiRequests, sleep, getPath, PNG_B64, parseLossless };
+module.exports = {
+  helper,
+  NODES,
+  httpNodeServer,
+  routeCount,
+  KEY,
+  startSim,
+  configNode,
+  submitNode,
+  pollNode,
+  pipeline,
+  load,
+  collector,
+  submittedTasks,
+  apiRequests,
+  sleep,
+  getPath,
+  PNG_B64,
+  parseLossless,
+};

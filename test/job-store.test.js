@@ -8,7 +8,17 @@ const path = require('path');
 const { FileStore, Persister } = require('../dist/nodes/lib/job-store.js');
 
 function job(i) {
-  return { taskUUID: 'uuid-' + i, numberResults: 1, outputFormat: 'MP4', via: 'poll', msg: { topic: 't' + i }, createdAt: 1, deadline: 2, delivered: [], state: 'running' };
+  return {
+    taskUUID: 'uuid-' + i,
+    numberResults: 1,
+    outputFormat: 'MP4',
+    via: 'poll',
+    msg: { topic: 't' + i },
+    createdAt: 1,
+    deadline: 2,
+    delivered: [],
+    state: 'running',
+  };
 }
 
 describe('job store (journal)', () => {
@@ -17,9 +27,15 @@ describe('job store (journal)', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   function persisterOver(store, jobs, costRef = { total: 0 }) {
-    return new Persister(store, (u) => jobs.get(u), () => costRef.total, { snapshot: () => ({ version: 1, jobs: [...jobs.values()], costTotal: costRef.total }), live: () => jobs.size }, (e) => {
-      throw e;
-    });
+    return new Persister(
+      store,
+      (u) => jobs.get(u),
+      () => costRef.total,
+      { snapshot: () => ({ version: 1, jobs: [...jobs.values()], costTotal: costRef.total }), live: () => jobs.size },
+      (e) => {
+        throw e;
+      },
+    );
   }
 
   it('round-trips puts, deletes and the cost total', async () => {
@@ -42,7 +58,10 @@ describe('job store (journal)', () => {
     await persisterOver(new FileStore(file), jobs).persist('uuid-1');
     fs.appendFileSync(file, '{"op":"put","job":{"taskUUID":"uuid-9"');
     const loaded = await new FileStore(file).load();
-    assert.deepStrictEqual(loaded.jobs.map((j) => j.taskUUID), ['uuid-1']);
+    assert.deepStrictEqual(
+      loaded.jobs.map((j) => j.taskUUID),
+      ['uuid-1'],
+    );
   });
 
   it('group commit: 1,000 concurrent changes take a handful of writes', async () => {

@@ -77,10 +77,11 @@ async function receiver(respond = () => 200) {
   const r = {
     url: `http://127.0.0.1:${server.address().port}`,
     hits,
-    close: () => new Promise((done) => {
-      server.closeAllConnections();
-      server.close(() => done());
-    }),
+    close: () =>
+      new Promise((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
   };
   closers.push(r.close);
   return r;
@@ -192,7 +193,15 @@ describe('Runware simulator', () => {
       assert.equal(again.json.errors.length, 1);
       assert.deepEqual(
         { ...again.json.errors[0], message: undefined },
-        { code: 'duplicateTaskUUID', message: undefined, parameter: 'taskUUID', type: 'string', taskType: 'videoInference', taskUUID: t.taskUUID, documentation: DOCS },
+        {
+          code: 'duplicateTaskUUID',
+          message: undefined,
+          parameter: 'taskUUID',
+          type: 'string',
+          taskType: 'videoInference',
+          taskUUID: t.taskUUID,
+          documentation: DOCS,
+        },
       );
       const twice = task();
       const same = await api(sim, [twice, twice]);
@@ -297,9 +306,24 @@ describe('Runware simulator', () => {
       ['seed "12a"', { seed: '12a' }, 'invalidSeed', 'seed'],
       ['cacheStartStep -1', { acceleratorOptions: { cacheStartStep: -1 } }, 'invalidCacheStartStep', 'acceleratorOptions.cacheStartStep'],
       ['cacheEndStep 0', { acceleratorOptions: { cacheEndStep: 0 } }, 'invalidCacheEndStep', 'acceleratorOptions.cacheEndStep'],
-      ['cacheStartStepPercentage 100', { acceleratorOptions: { cacheStartStepPercentage: 100 } }, 'invalidCacheStartStepPercentage', 'acceleratorOptions.cacheStartStepPercentage'],
-      ['cacheEndStepPercentage 0', { acceleratorOptions: { cacheEndStepPercentage: 0 } }, 'invalidCacheEndStepPercentage', 'acceleratorOptions.cacheEndStepPercentage'],
-      ['cacheMaxConsecutiveSteps 6', { acceleratorOptions: { cacheMaxConsecutiveSteps: 6 } }, 'invalidCacheMaxConsecutiveSteps', 'acceleratorOptions.cacheMaxConsecutiveSteps'],
+      [
+        'cacheStartStepPercentage 100',
+        { acceleratorOptions: { cacheStartStepPercentage: 100 } },
+        'invalidCacheStartStepPercentage',
+        'acceleratorOptions.cacheStartStepPercentage',
+      ],
+      [
+        'cacheEndStepPercentage 0',
+        { acceleratorOptions: { cacheEndStepPercentage: 0 } },
+        'invalidCacheEndStepPercentage',
+        'acceleratorOptions.cacheEndStepPercentage',
+      ],
+      [
+        'cacheMaxConsecutiveSteps 6',
+        { acceleratorOptions: { cacheMaxConsecutiveSteps: 6 } },
+        'invalidCacheMaxConsecutiveSteps',
+        'acceleratorOptions.cacheMaxConsecutiveSteps',
+      ],
       ['teaCache 1', { acceleratorOptions: { teaCache: 1 } }, 'invalidTeaCache', 'acceleratorOptions.teaCache'],
       ['teaCacheDistance 1.5', { acceleratorOptions: { teaCacheDistance: 1.5 } }, 'invalidTeaCacheDistance', 'acceleratorOptions.teaCacheDistance'],
       ['audioCFGScale -1', { advancedFeatures: { audioCFGScale: -1 } }, 'invalidAudioCFGScale', 'advancedFeatures.audioCFGScale'],
@@ -336,15 +360,17 @@ describe('Runware simulator', () => {
       const t = task({ advancedFeatures: { videoCFGScale: 11 } });
       const r = await api(sim, [t]);
       assert.deepEqual(r.json, {
-        errors: [{
-          code: 'invalidVideoCFGScale',
-          message: "Invalid value for 'advancedFeatures.videoCFGScale' parameter. Must be a number between 0 and 10.",
-          parameter: 'advancedFeatures.videoCFGScale',
-          type: 'number',
-          taskType: 'videoInference',
-          taskUUID: t.taskUUID,
-          documentation: DOCS,
-        }],
+        errors: [
+          {
+            code: 'invalidVideoCFGScale',
+            message: "Invalid value for 'advancedFeatures.videoCFGScale' parameter. Must be a number between 0 and 10.",
+            parameter: 'advancedFeatures.videoCFGScale',
+            type: 'number',
+            taskType: 'videoInference',
+            taskUUID: t.taskUUID,
+            documentation: DOCS,
+          },
+        ],
       });
     });
 
@@ -358,7 +384,11 @@ describe('Runware simulator', () => {
     const A = (k) => `acceleratorOptions.${k}`;
     const rangeCases = [
       ['cacheStartStep >= cacheEndStep', { acceleratorOptions: { cacheStartStep: 10, cacheEndStep: 10 } }, [A('cacheStartStep'), A('cacheEndStep')]],
-      ['cacheStartStepPercentage >= cacheEndStepPercentage', { acceleratorOptions: { cacheStartStepPercentage: 50, cacheEndStepPercentage: 40 } }, [A('cacheStartStepPercentage'), A('cacheEndStepPercentage')]],
+      [
+        'cacheStartStepPercentage >= cacheEndStepPercentage',
+        { acceleratorOptions: { cacheStartStepPercentage: 50, cacheEndStepPercentage: 40 } },
+        [A('cacheStartStepPercentage'), A('cacheEndStepPercentage')],
+      ],
       ['cacheEndStep beyond the default 30 steps', { acceleratorOptions: { cacheEndStep: 31 } }, [A('cacheEndStep'), 'steps']],
       ['cacheEndStep beyond steps', { steps: 20, acceleratorOptions: { cacheEndStep: 25 } }, [A('cacheEndStep'), 'steps']],
       ['both end forms', { acceleratorOptions: { cacheEndStep: 20, cacheEndStepPercentage: 80 } }, [A('cacheEndStep'), A('cacheEndStepPercentage')]],
@@ -396,7 +426,10 @@ describe('Runware simulator', () => {
       const id = uuid();
       const r = await api(sim, [{ taskType: 'imageInference', taskUUID: id }, { taskUUID: id }, 42]);
       assert.equal(r.status, 400);
-      assert.deepEqual(r.json.errors.map((e) => e.code), ['unsupportedTaskType', 'missingTaskType', 'invalidTask']);
+      assert.deepEqual(
+        r.json.errors.map((e) => e.code),
+        ['unsupportedTaskType', 'missingTaskType', 'invalidTask'],
+      );
       assert.equal(r.json.errors[0].taskUUID, id);
     });
   });
@@ -435,7 +468,10 @@ describe('Runware simulator', () => {
       assert.ok(done.length < 3 ? pending.length === 1 : pending.length === 0);
       const all = await getResult(sim, t.taskUUID);
       assert.equal(all.json.data.length, 3);
-      assert.deepEqual(all.json.data.map((i) => i.seed), [42, 43, 44]);
+      assert.deepEqual(
+        all.json.data.map((i) => i.seed),
+        [42, 43, 44],
+      );
       const ids = new Set();
       for (const item of all.json.data) {
         assert.deepEqual(Object.keys(item).sort(), ['cost', 'seed', 'status', 'taskType', 'taskUUID', 'videoURL', 'videoUUID']);
@@ -446,7 +482,11 @@ describe('Runware simulator', () => {
         ids.add(item.videoUUID);
       }
       assert.equal(ids.size, 3);
-      assert.deepEqual(done.map((i) => i.videoUUID), all.json.data.slice(0, done.length).map((i) => i.videoUUID), 'finished items stay the same');
+      assert.deepEqual(
+        done.map((i) => i.videoUUID),
+        all.json.data.slice(0, done.length).map((i) => i.videoUUID),
+        'finished items stay the same',
+      );
     });
 
     it('omits cost without includeCost and picks distinct uint32 seeds when none is given', async () => {
@@ -480,7 +520,13 @@ describe('Runware simulator', () => {
       await api(sim, [fast]);
       const r = await api(sim, [poll(slow.taskUUID), poll(fast.taskUUID)]);
       assert.equal(r.status, 200);
-      assert.deepEqual(r.json.data.map((i) => [i.taskUUID, i.status]), [[slow.taskUUID, 'processing'], [fast.taskUUID, 'success']]);
+      assert.deepEqual(
+        r.json.data.map((i) => [i.taskUUID, i.status]),
+        [
+          [slow.taskUUID, 'processing'],
+          [fast.taskUUID, 'success'],
+        ],
+      );
     });
 
     it('answers batched polls with a mix of known and unknown tasks as 200 data + errors', async () => {
@@ -492,7 +538,10 @@ describe('Runware simulator', () => {
       assert.equal(r.status, 200);
       assert.equal(r.json.data.length, 1);
       assert.equal(r.json.data[0].status, 'success');
-      assert.deepEqual(r.json.errors.map((e) => [e.code, e.taskUUID]), [['taskFailedOrNotFound', missing]]);
+      assert.deepEqual(
+        r.json.errors.map((e) => [e.code, e.taskUUID]),
+        [['taskFailedOrNotFound', missing]],
+      );
       const both = await api(sim, [poll(uuid()), poll(uuid())]);
       assert.equal(both.status, 400, 'all not found: 400');
       const stats = sim.stats();
@@ -562,7 +611,11 @@ describe('Runware simulator', () => {
       return (await getResult(sim, t.taskUUID)).json.data[0];
     }
 
-    for (const [format, ext, type] of [['MP4', 'mp4', 'video/mp4'], ['WEBM', 'webm', 'video/webm'], ['MOV', 'mov', 'video/quicktime']]) {
+    for (const [format, ext, type] of [
+      ['MP4', 'mp4', 'video/mp4'],
+      ['WEBM', 'webm', 'video/webm'],
+      ['MOV', 'mov', 'video/quicktime'],
+    ]) {
       it(`serves the ${format} fixture without auth, whole and by range`, async () => {
         const sim = await start();
         const item = await videoFor(sim, format);
@@ -646,7 +699,9 @@ describe('Runware simulator', () => {
       if (spawnSync('ffprobe', ['-version']).status !== 0) this.skip();
       const expected = { mp4: 'h264,aac', mov: 'h264,aac', webm: 'vp9,opus' };
       for (const [ext, codecs] of Object.entries(expected)) {
-        const out = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', path.join(MEDIA_DIR, `ovi-sample.${ext}`)], { encoding: 'utf8' });
+        const out = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', path.join(MEDIA_DIR, `ovi-sample.${ext}`)], {
+          encoding: 'utf8',
+        });
         assert.equal(out.stdout.trim().split('\n').join(','), codecs, ext);
       }
     });
@@ -730,7 +785,9 @@ describe('Runware simulator', () => {
       await sleep(150);
       assert.equal(hook.hits.length, 1);
       assert.deepEqual(JSON.parse(hook.hits[0].body.toString()), {
-        errors: [{ code: 'inferenceError', message: JSON.parse(hook.hits[0].body.toString()).errors[0].message, taskUUID: t.taskUUID, taskType: 'videoInference' }],
+        errors: [
+          { code: 'inferenceError', message: JSON.parse(hook.hits[0].body.toString()).errors[0].message, taskUUID: t.taskUUID, taskType: 'videoInference' },
+        ],
       });
     });
 
@@ -752,7 +809,14 @@ describe('Runware simulator', () => {
       assert.equal(hook.hits.length, 3);
       const s = sim.stats();
       assert.deepEqual([s.webhookAttempts, s.webhookDelivered, s.webhookFailed], [3, 1, 0]);
-      assert.deepEqual(sim.deliveries().map((d) => [d.attempt, d.status]), [[1, 500], [2, 500], [3, 204]]);
+      assert.deepEqual(
+        sim.deliveries().map((d) => [d.attempt, d.status]),
+        [
+          [1, 500],
+          [2, 500],
+          [3, 204],
+        ],
+      );
     });
 
     it('gives up after the last retry delay and counts the failure (HTTP error or network error)', async () => {
@@ -771,7 +835,12 @@ describe('Runware simulator', () => {
       const s = sim.stats();
       assert.equal(s.webhookAttempts, 6);
       assert.equal(s.webhookDelivered, 0);
-      assert.ok(sim.deliveries().slice(3).every((d) => d.status === undefined && typeof d.error === 'string'));
+      assert.ok(
+        sim
+          .deliveries()
+          .slice(3)
+          .every((d) => d.status === undefined && typeof d.error === 'string'),
+      );
     });
 
     it('never POSTs when webhooks is false, while polling still works', async () => {
@@ -1021,7 +1090,10 @@ describe('Runware simulator', () => {
       }
       const log = sim.requests();
       assert.equal(log.length, 5);
-      assert.deepEqual(log.map((e) => e.tasks[0].taskUUID), ids.slice(3));
+      assert.deepEqual(
+        log.map((e) => e.tasks[0].taskUUID),
+        ids.slice(3),
+      );
     });
   });
 
@@ -1054,10 +1126,12 @@ describe('Runware simulator', () => {
       const sim = await start({ renderMs: 10000, slowMs: 10000 });
       const agent = new http.Agent({ keepAlive: true });
       await new Promise((resolve, reject) => {
-        http.get(`${sim.baseUrl}/health`, { agent }, (res) => {
-          res.resume();
-          res.on('end', resolve);
-        }).on('error', reject);
+        http
+          .get(`${sim.baseUrl}/health`, { agent }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          })
+          .on('error', reject);
       });
       await api(sim, [task({ webhookURL: `${hook.url}/h` })]);
       sim.queueFaults(['slow']);

@@ -48,7 +48,12 @@ describe('ovi webhook', function () {
   }
 
   const item = (taskUUID, videoUUID = '11111111-2222-4333-8444-555555555555') => ({
-    taskType: 'videoInference', taskUUID, status: 'success', videoUUID, videoURL: 'https://example.com/v/' + videoUUID + '.mp4', seed: 7,
+    taskType: 'videoInference',
+    taskUUID,
+    status: 'success',
+    videoUUID,
+    videoURL: 'https://example.com/v/' + videoUUID + '.mp4',
+    seed: 7,
   });
 
   it('round trip: results arrive by webhook, correlated with the submitting msg', async () => {
@@ -207,7 +212,11 @@ describe('ovi webhook', function () {
       helper.getNode('submit').receive({ payload: 'default layout', topic: 'parsed' });
       const [r] = await results.next(1);
       assert.strictEqual(r.topic, 'parsed');
-      const bad = await fetch(parsed.url + '/ovi/results?token=' + TOKEN, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"hello":1}' });
+      const bad = await fetch(parsed.url + '/ovi/results?token=' + TOKEN, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{"hello":1}',
+      });
       assert.strictEqual(bad.status, 400);
     } finally {
       await parsed.close();

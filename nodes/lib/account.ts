@@ -52,14 +52,17 @@ export class Account {
         this.release(rec);
       },
       orphan: (rec, what) =>
-        opts.logger.warn('ovi: task ' + rec.taskUUID + ' has ' + what + ' but no ovi poll or ovi webhook node owns it (send its taskUUID to an ovi poll node to collect it)'),
+        opts.logger.warn(
+          'ovi: task ' + rec.taskUUID + ' has ' + what + ' but no ovi poll or ovi webhook node owns it (send its taskUUID to an ovi poll node to collect it)',
+        ),
       changed: (rec) => void this.persister.persist(rec.taskUUID),
       cost: (amount) => {
         this.costTotal = Math.round((this.costTotal + amount) * 1e6) / 1e6;
         void this.persister.persist();
         opts.onChange?.();
       },
-      rerouted: (rec, to) => opts.logger.warn('ovi: the node that owned task ' + rec.taskUUID + ' is gone since the restart: its results leave from ovi poll ' + to),
+      rerouted: (rec, to) =>
+        opts.logger.warn('ovi: the node that owned task ' + rec.taskUUID + ' is gone since the restart: its results leave from ovi poll ' + to),
     });
     this.scheduler = new PollScheduler(this.client, this.hub, opts.logger);
     const store = opts.store ?? new MemoryStore();
@@ -68,8 +71,11 @@ export class Account {
       (uuid) => this.persisted(uuid),
       () => this.costTotal,
       { snapshot: () => this.snapshot(), live: () => this.hub.size },
-      (e) => opts.logger.warn('ovi: could not save jobs in flight to ' + store.description + ': ' + (e instanceof Error ? e.message : String(e))));
-    this.ready = this.resume(store).catch((e: unknown) => opts.logger.warn('ovi: could not load jobs in flight from ' + store.description + ': ' + (e instanceof Error ? e.message : String(e))));
+      (e) => opts.logger.warn('ovi: could not save jobs in flight to ' + store.description + ': ' + (e instanceof Error ? e.message : String(e))),
+    );
+    this.ready = this.resume(store).catch((e: unknown) =>
+      opts.logger.warn('ovi: could not load jobs in flight from ' + store.description + ': ' + (e instanceof Error ? e.message : String(e))),
+    );
   }
 
   get running(): number {
@@ -144,7 +150,13 @@ export class Account {
     if (!rec) return this.client.submit(task, this.abort.signal);
     const existing = this.hub.get(rec.taskUUID);
     if (existing && !existing.done) {
-      throw new OviError({ code: 'validation', rawCode: 'duplicateTaskUUID', parameter: 'taskUUID', taskUUID: rec.taskUUID, message: 'task ' + rec.taskUUID + ' is already in flight: not submitted again' });
+      throw new OviError({
+        code: 'validation',
+        rawCode: 'duplicateTaskUUID',
+        parameter: 'taskUUID',
+        taskUUID: rec.taskUUID,
+        message: 'task ' + rec.taskUUID + ' is already in flight: not submitted again',
+      });
     }
     rec.state = 'queued';
     rec.wire = stringifyLossless(task);
@@ -210,7 +222,10 @@ export class Account {
 
   private async resend(rec: JobRecord): Promise<void> {
     if (!rec.wire) {
-      this.hub.fail(rec, new OviError({ code: 'protocol', message: 'task ' + rec.taskUUID + ' was interrupted before it was sent and cannot be resent', retryable: false }));
+      this.hub.fail(
+        rec,
+        new OviError({ code: 'protocol', message: 'task ' + rec.taskUUID + ' was interrupted before it was sent and cannot be resent', retryable: false }),
+      );
       return;
     }
     rec.state = 'queued';

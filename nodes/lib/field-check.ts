@@ -93,8 +93,7 @@ export function checkFieldValue(meta: FieldMeta, value: unknown): string | null 
     case 'seed':
       return seedInRange(value)
         ? null
-        : p + ' must be an integer between 0 and ' + SEED_MAX +
-            ' (as a number up to 9007199254740991, above that as a decimal string)' + got;
+        : p + ' must be an integer between 0 and ' + SEED_MAX + ' (as a number up to 9007199254740991, above that as a decimal string)' + got;
     case 'boolean':
       return typeof value === 'boolean' ? null : p + ' must be true or false' + got;
     case 'enum': {
@@ -144,7 +143,10 @@ export function checkCrossFieldRules(task: Loose, defaultSteps = 30): CrossField
   const startPct = num(acc.cacheStartStepPercentage);
   const endPct = num(acc.cacheEndStepPercentage);
   if (start !== undefined && end !== undefined && start >= end) {
-    issues.push({ fields: [a + 'cacheStartStep', a + 'cacheEndStep'], message: a + 'cacheStartStep (' + start + ') must be less than ' + a + 'cacheEndStep (' + end + ')' });
+    issues.push({
+      fields: [a + 'cacheStartStep', a + 'cacheEndStep'],
+      message: a + 'cacheStartStep (' + start + ') must be less than ' + a + 'cacheEndStep (' + end + ')',
+    });
   }
   if (startPct !== undefined && endPct !== undefined && startPct >= endPct) {
     issues.push({
@@ -161,10 +163,16 @@ export function checkCrossFieldRules(task: Loose, defaultSteps = 30): CrossField
     });
   }
   if (acc.cacheStartStep !== undefined && acc.cacheStartStepPercentage !== undefined) {
-    issues.push({ fields: [a + 'cacheStartStep', a + 'cacheStartStepPercentage'], message: 'give either ' + a + 'cacheStartStep or ' + a + 'cacheStartStepPercentage, not both' });
+    issues.push({
+      fields: [a + 'cacheStartStep', a + 'cacheStartStepPercentage'],
+      message: 'give either ' + a + 'cacheStartStep or ' + a + 'cacheStartStepPercentage, not both',
+    });
   }
   if (acc.cacheEndStep !== undefined && acc.cacheEndStepPercentage !== undefined) {
-    issues.push({ fields: [a + 'cacheEndStep', a + 'cacheEndStepPercentage'], message: 'give either ' + a + 'cacheEndStep or ' + a + 'cacheEndStepPercentage, not both' });
+    issues.push({
+      fields: [a + 'cacheEndStep', a + 'cacheEndStepPercentage'],
+      message: 'give either ' + a + 'cacheEndStep or ' + a + 'cacheEndStepPercentage, not both',
+    });
   }
   return issues;
 }

@@ -9,9 +9,21 @@ export const DEFAULT_MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 
 export function sniffImageType(buf: Uint8Array): 'image/png' | 'image/jpeg' | 'image/webp' | undefined {
   const at = (i: number) => buf[i];
-  if (buf.length >= 8 && at(0) === 0x89 && at(1) === 0x50 && at(2) === 0x4e && at(3) === 0x47 && at(4) === 0x0d && at(5) === 0x0a && at(6) === 0x1a && at(7) === 0x0a) return 'image/png';
+  if (
+    buf.length >= 8 &&
+    at(0) === 0x89 &&
+    at(1) === 0x50 &&
+    at(2) === 0x4e &&
+    at(3) === 0x47 &&
+    at(4) === 0x0d &&
+    at(5) === 0x0a &&
+    at(6) === 0x1a &&
+    at(7) === 0x0a
+  )
+    return 'image/png';
   if (buf.length >= 3 && at(0) === 0xff && at(1) === 0xd8 && at(2) === 0xff) return 'image/jpeg';
-  if (buf.length >= 12 && String.fromCharCode(at(0), at(1), at(2), at(3)) === 'RIFF' && String.fromCharCode(at(8), at(9), at(10), at(11)) === 'WEBP') return 'image/webp';
+  if (buf.length >= 12 && String.fromCharCode(at(0), at(1), at(2), at(3)) === 'RIFF' && String.fromCharCode(at(8), at(9), at(10), at(11)) === 'WEBP')
+    return 'image/webp';
   return undefined;
 }
 
@@ -35,13 +47,26 @@ export function imageToInput(value: unknown, source: string, maxBytes = DEFAULT_
   if (typeof value === 'string') return value;
   const buf = asBuffer(value);
   if (!buf) {
-    throw new OviError({ code: 'validation', parameter: 'inputs.image', message: source + ' must be a Buffer holding a PNG, JPEG or WEBP image, or a string (UUID, URL, data URI, base64)' });
+    throw new OviError({
+      code: 'validation',
+      parameter: 'inputs.image',
+      message: source + ' must be a Buffer holding a PNG, JPEG or WEBP image, or a string (UUID, URL, data URI, base64)',
+    });
   }
   if (buf.length === 0) throw new OviError({ code: 'validation', parameter: 'inputs.image', message: source + ' is an empty Buffer' });
   if (buf.length > maxBytes) {
-    throw new OviError({ code: 'validation', parameter: 'inputs.image', message: source + ' is ' + buf.length + ' bytes, more than the ' + maxBytes + ' bytes allowed' });
+    throw new OviError({
+      code: 'validation',
+      parameter: 'inputs.image',
+      message: source + ' is ' + buf.length + ' bytes, more than the ' + maxBytes + ' bytes allowed',
+    });
   }
   const type = sniffImageType(buf);
-  if (!type) throw new OviError({ code: 'validation', parameter: 'inputs.image', message: source + ' is not a PNG, JPEG or WEBP image (its first bytes do not match any)' });
+  if (!type)
+    throw new OviError({
+      code: 'validation',
+      parameter: 'inputs.image',
+      message: source + ' is not a PNG, JPEG or WEBP image (its first bytes do not match any)',
+    });
   return 'data:' + type + ';base64,' + buf.toString('base64');
 }

@@ -261,7 +261,12 @@ export class JobHub {
           r,
           new OviError({
             code: 'timeout',
-            message: 'no result within the deadline (' + mins + ' min). The task may still finish: send {taskUUID: "' + r.taskUUID + '"} to an ovi poll node to collect it; do not resubmit (that starts a second paid job).',
+            message:
+              'no result within the deadline (' +
+              mins +
+              ' min). The task may still finish: send {taskUUID: "' +
+              r.taskUUID +
+              '"} to an ovi poll node to collect it; do not resubmit (that starts a second paid job).',
             taskUUID: r.taskUUID,
             retryable: false,
           }),

@@ -35,7 +35,12 @@ export function renderPath(template: string, vars: Record<string, string | numbe
   return template.replace(/\{\{\s*(\w+)\s*\}\}/g, (_m, name: string) => {
     const v = vars[name];
     const text = v === undefined || v === null ? '' : String(v);
-    return text.replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.{2,}/g, '_').slice(0, 120) || '_';
+    return (
+      text
+        .replace(/[^A-Za-z0-9._-]/g, '_')
+        .replace(/\.{2,}/g, '_')
+        .slice(0, 120) || '_'
+    );
   });
 }
 
@@ -68,9 +73,15 @@ function asDownloadError(e: unknown, maxBytes: number): OviError {
   const code = (e as { code?: string }).code;
   const message = e instanceof Error ? e.message : String(e);
   if (code === 'ERR_BAD_RESPONSE' && /maxContentLength/i.test(message)) {
-    return new OviError({ code: 'download', rawCode: 'tooLarge', message: 'the video is larger than the ' + maxBytes + ' bytes allowed (raise "max size" or use the URL)', retryable: false });
+    return new OviError({
+      code: 'download',
+      rawCode: 'tooLarge',
+      message: 'the video is larger than the ' + maxBytes + ' bytes allowed (raise "max size" or use the URL)',
+      retryable: false,
+    });
   }
-  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') return new OviError({ code: 'download', rawCode: code, message: 'downloading the video timed out', retryable: true });
+  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT')
+    return new OviError({ code: 'download', rawCode: code, message: 'downloading the video timed out', retryable: true });
   return new OviError({ code: 'download', rawCode: code, message: 'downloading the video failed: ' + message, retryable: true });
 }
 

@@ -112,7 +112,11 @@ export class PollScheduler {
         // A wrong key or a refused request will not heal by polling: fail the tasks, clearly.
         for (const uuid of uuids) {
           const rec = this.hub.get(uuid);
-          if (rec) this.hub.fail(rec, new OviError({ code: err.code, rawCode: err.rawCode, message: 'polling failed: ' + err.message, httpStatus: err.httpStatus, retryable: false }));
+          if (rec)
+            this.hub.fail(
+              rec,
+              new OviError({ code: err.code, rawCode: err.rawCode, message: 'polling failed: ' + err.message, httpStatus: err.httpStatus, retryable: false }),
+            );
           this.entries.delete(uuid);
         }
         return;

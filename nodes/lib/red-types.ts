@@ -37,7 +37,10 @@ export interface Node {
   warn(msg: string): void;
   error(err: string | Error, msg?: NodeMessage): void;
   debug(msg: string): void;
-  context(): { get(key: string, store: string, cb: (err: Error | null, value: unknown) => void): void; set(key: string, value: unknown, store: string, cb: (err?: Error | null) => void): void };
+  context(): {
+    get(key: string, store: string, cb: (err: Error | null, value: unknown) => void): void;
+    set(key: string, value: unknown, store: string, cb: (err?: Error | null) => void): void;
+  };
 }
 
 /** Express-like request/response as Node-RED's HTTP apps hand them to a route. */
@@ -72,7 +75,11 @@ export interface NodeConstructor {
 export interface RED {
   nodes: {
     createNode(node: Node, config: NodeDef): void;
-    registerType(type: string, ctor: NodeConstructor, opts?: { credentials?: Record<string, { type: 'text' | 'password' }>; settings?: Record<string, unknown> }): void;
+    registerType(
+      type: string,
+      ctor: NodeConstructor,
+      opts?: { credentials?: Record<string, { type: 'text' | 'password' }>; settings?: Record<string, unknown> },
+    ): void;
     getNode(id: string): Node | null;
     getCredentials(id: string): Record<string, string | undefined> | undefined;
   };

@@ -18,7 +18,10 @@ export async function applyOutput(msg: NodeMessage, item: ResultItem, opts: Outp
     msg.payload = bytes;
     return;
   }
-  const ext = String(msg.filename ?? '').split('.').pop() || 'mp4';
+  const ext =
+    String(msg.filename ?? '')
+      .split('.')
+      .pop() || 'mp4';
   const index = typeof ovi.index === 'number' ? ovi.index : 0;
   const rel = renderPath(opts.filePath, {
     taskUUID: item.taskUUID,

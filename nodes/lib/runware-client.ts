@@ -96,7 +96,10 @@ export function errorFromItem(item: RunwareErrorItem, httpStatus?: number, retry
   return new OviError({
     code: familyOf(rawCode, httpStatus),
     rawCode,
-    message: typeof item.message === 'string' && item.message ? item.message : rawCode ?? 'Runware reported an error' + (httpStatus ? ' (HTTP ' + httpStatus + ')' : ''),
+    message:
+      typeof item.message === 'string' && item.message
+        ? item.message
+        : (rawCode ?? 'Runware reported an error' + (httpStatus ? ' (HTTP ' + httpStatus + ')' : '')),
     parameter: typeof item.parameter === 'string' || Array.isArray(item.parameter) ? item.parameter : undefined,
     taskUUID: typeof item.taskUUID === 'string' ? item.taskUUID : undefined,
     httpStatus,
@@ -155,7 +158,12 @@ export class RunwareClient {
   /** One HTTP exchange, no retries. Every failure becomes an OviError (never an axios error, whose config holds the key). */
   async postOnce(tasks: unknown[], signal?: AbortSignal): Promise<Envelope & { httpStatus: number }> {
     const key = this.opts.apiKey();
-    if (!key) throw new OviError({ code: 'auth', message: 'no Runware API key: set it in the ovi-config node or in the RUNWARE_API_KEY environment variable', retryable: false });
+    if (!key)
+      throw new OviError({
+        code: 'auth',
+        message: 'no Runware API key: set it in the ovi-config node or in the RUNWARE_API_KEY environment variable',
+        retryable: false,
+      });
     this.stats.requests++;
     let res: AxiosResponse<string>;
     try {
@@ -175,8 +183,15 @@ export class RunwareClient {
       body = undefined;
     }
     if (body === undefined) {
-      if (status >= 200 && status < 300) throw new OviError({ code: 'protocol', message: 'Runware answered HTTP ' + status + ' with a body that is not JSON', httpStatus: status });
-      throw new OviError({ code: familyOf(undefined, status), message: 'Runware answered HTTP ' + status, httpStatus: status, retryAfterMs, retryable: isRetryableStatus(status) });
+      if (status >= 200 && status < 300)
+        throw new OviError({ code: 'protocol', message: 'Runware answered HTTP ' + status + ' with a body that is not JSON', httpStatus: status });
+      throw new OviError({
+        code: familyOf(undefined, status),
+        message: 'Runware answered HTTP ' + status,
+        httpStatus: status,
+        retryAfterMs,
+        retryable: isRetryableStatus(status),
+      });
     }
     const env = readEnvelope(body);
     if (status >= 200 && status < 300) return { ...env, httpStatus: status };
@@ -271,7 +286,12 @@ export class RunwareClient {
     };
     if (uuids.length > 1 && !this.batchRefused) {
       try {
-        collect(await this.post(uuids.map((u) => ({ taskType: 'getResponse', taskUUID: u })), signal));
+        collect(
+          await this.post(
+            uuids.map((u) => ({ taskType: 'getResponse', taskUUID: u })),
+            signal,
+          ),
+        );
         return out;
       } catch (e) {
         const err = e as OviError & { envelope?: Envelope };
@@ -312,8 +332,10 @@ function isRetryableStatus(status: number): boolean {
 function transportError(e: unknown, signal?: AbortSignal): OviError {
   if (signal?.aborted || axios.isCancel(e)) return cancelled();
   const code = (e as { code?: string }).code;
-  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') return new OviError({ code: 'timeout', rawCode: code, message: 'Runware did not answer within the request timeout' });
-  if (code === 'ERR_FR_MAX_BODY_LENGTH_EXCEEDED' || code === 'ERR_BAD_RESPONSE') return new OviError({ code: 'protocol', rawCode: code, message: 'Runware sent a response we could not read' });
+  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT')
+    return new OviError({ code: 'timeout', rawCode: code, message: 'Runware did not answer within the request timeout' });
+  if (code === 'ERR_FR_MAX_BODY_LENGTH_EXCEEDED' || code === 'ERR_BAD_RESPONSE')
+    return new OviError({ code: 'protocol', rawCode: code, message: 'Runware sent a response we could not read' });
   const msg = e instanceof Error ? e.message : String(e);
   // Only the message of the cause: an axios error also carries the request config, headers and all.
   return new OviError({ code: 'network', rawCode: code, message: 'cannot reach Runware: ' + msg.replace(/Bearer\s+\S+/g, 'Bearer ***') });

@@ -54,53 +54,139 @@ const image = z.string().refine((v) => checkFieldValue({ path: 'inputs.image', g
 
 export const TaskSchema = z
   .strictObject({
-    taskType: z.literal('videoInference').optional().meta(m({ group: 'core', description: 'Always videoInference.' })),
-    taskUUID: z.string().refine(isUuidV4).optional().meta(m({ group: 'core', kind: 'uuid', description: 'Generated unless the msg brings one.' })),
-    model: z.literal(MODEL_ID).optional().meta(m({ group: 'core', serviceDefault: MODEL_ID, description: 'The Ovi model.' })),
-    positivePrompt: z.string().refine(isPrompt).meta(m({ group: 'core', kind: 'prompt', required: true, description: 'What to generate. Speech between <S> and <E>, an audio description between <AUDCAP> and <ENDAUDCAP>.' })),
+    taskType: z
+      .literal('videoInference')
+      .optional()
+      .meta(m({ group: 'core', description: 'Always videoInference.' })),
+    taskUUID: z
+      .string()
+      .refine(isUuidV4)
+      .optional()
+      .meta(m({ group: 'core', kind: 'uuid', description: 'Generated unless the msg brings one.' })),
+    model: z
+      .literal(MODEL_ID)
+      .optional()
+      .meta(m({ group: 'core', serviceDefault: MODEL_ID, description: 'The Ovi model.' })),
+    positivePrompt: z
+      .string()
+      .refine(isPrompt)
+      .meta(
+        m({
+          group: 'core',
+          kind: 'prompt',
+          required: true,
+          description: 'What to generate. Speech between <S> and <E>, an audio description between <AUDCAP> and <ENDAUDCAP>.',
+        }),
+      ),
     inputs: z
       .strictObject({
-        image: image.meta(m({ group: 'core', kind: 'image', required: true, description: 'Start image (UUID, URL, data URI or base64): makes the task image-to-video.' })),
+        image: image.meta(
+          m({ group: 'core', kind: 'image', required: true, description: 'Start image (UUID, URL, data URI or base64): makes the task image-to-video.' }),
+        ),
       })
       .optional(),
-    numberResults: int(1, 4).optional().meta(m({ group: 'core', serviceDefault: 1, description: 'How many videos, each with a different seed.' })),
-    fps: int(1, 120).optional().meta(m({ group: 'core', serviceDefault: 24, description: 'Frames per second.' })),
-    seed: seed.optional().meta(m({ group: 'core', kind: 'seed', min: 0, max: SEED_MAX, description: 'Seed for reproducible results; empty lets Runware pick a random 32-bit seed.' })),
-    steps: int(1, 100).optional().meta(m({ group: 'core', serviceDefault: 30, description: 'Denoising steps: more is more detailed and slower.' })),
+    numberResults: int(1, 4)
+      .optional()
+      .meta(m({ group: 'core', serviceDefault: 1, description: 'How many videos, each with a different seed.' })),
+    fps: int(1, 120)
+      .optional()
+      .meta(m({ group: 'core', serviceDefault: 24, description: 'Frames per second.' })),
+    seed: seed
+      .optional()
+      .meta(
+        m({ group: 'core', kind: 'seed', min: 0, max: SEED_MAX, description: 'Seed for reproducible results; empty lets Runware pick a random 32-bit seed.' }),
+      ),
+    steps: int(1, 100)
+      .optional()
+      .meta(m({ group: 'core', serviceDefault: 30, description: 'Denoising steps: more is more detailed and slower.' })),
     advancedFeatures: z
       .strictObject({
-        videoCFGScale: num(0, 10).optional().meta(m({ group: 'advanced', serviceDefault: 5, step: 0.1, description: 'How closely the video follows the prompt.' })),
-        audioCFGScale: num(0, 10).optional().meta(m({ group: 'advanced', serviceDefault: 4, step: 0.1, description: 'How closely the audio follows the prompt.' })),
-        videoNegativePrompt: z.string().optional().meta(m({ group: 'advanced', description: 'What to keep out of the video.' })),
-        audioNegativePrompt: z.string().optional().meta(m({ group: 'advanced', description: 'What to keep out of the audio.' })),
-        slgLayer: int(0, 30).nullable().optional().meta(m({ group: 'advanced', description: 'Skip-layer guidance layer; null disables it.' })),
+        videoCFGScale: num(0, 10)
+          .optional()
+          .meta(m({ group: 'advanced', serviceDefault: 5, step: 0.1, description: 'How closely the video follows the prompt.' })),
+        audioCFGScale: num(0, 10)
+          .optional()
+          .meta(m({ group: 'advanced', serviceDefault: 4, step: 0.1, description: 'How closely the audio follows the prompt.' })),
+        videoNegativePrompt: z
+          .string()
+          .optional()
+          .meta(m({ group: 'advanced', description: 'What to keep out of the video.' })),
+        audioNegativePrompt: z
+          .string()
+          .optional()
+          .meta(m({ group: 'advanced', description: 'What to keep out of the audio.' })),
+        slgLayer: int(0, 30)
+          .nullable()
+          .optional()
+          .meta(m({ group: 'advanced', description: 'Skip-layer guidance layer; null disables it.' })),
       })
       .optional(),
     safety: z
       .strictObject({
-        checkContent: z.boolean().optional().meta(m({ group: 'advanced', serviceDefault: false, description: 'Check the output against the content policy.' })),
-        mode: z.enum(['none', 'fast', 'full']).optional().meta(m({ group: 'advanced', serviceDefault: 'none', description: 'none: off; fast: key frames; full: every frame.' })),
+        checkContent: z
+          .boolean()
+          .optional()
+          .meta(m({ group: 'advanced', serviceDefault: false, description: 'Check the output against the content policy.' })),
+        mode: z
+          .enum(['none', 'fast', 'full'])
+          .optional()
+          .meta(m({ group: 'advanced', serviceDefault: 'none', description: 'none: off; fast: key frames; full: every frame.' })),
       })
       .optional(),
     acceleratorOptions: z
       .strictObject({
-        teaCache: z.boolean().optional().meta(m({ group: 'accelerator', serviceDefault: false, description: 'Skip steps whose output barely changes.' })),
-        teaCacheDistance: num(0, 1).optional().meta(m({ group: 'accelerator', serviceDefault: 0.5, step: 0.01, description: 'Higher is faster, lower keeps quality.' })),
-        cacheStartStep: int(0).optional().meta(m({ group: 'accelerator', description: 'Step at which caching starts (before cacheEndStep).' })),
-        cacheEndStep: int(1).optional().meta(m({ group: 'accelerator', description: 'Step at which caching ends (at most steps).' })),
-        cacheStartStepPercentage: int(0, 99).optional().meta(m({ group: 'accelerator', description: 'Caching start as a percentage of steps.' })),
-        cacheEndStepPercentage: int(1, 100).optional().meta(m({ group: 'accelerator', description: 'Caching end as a percentage of steps.' })),
-        cacheMaxConsecutiveSteps: int(1, 5).optional().meta(m({ group: 'accelerator', serviceDefault: 3, description: 'At most this many cached steps in a row.' })),
+        teaCache: z
+          .boolean()
+          .optional()
+          .meta(m({ group: 'accelerator', serviceDefault: false, description: 'Skip steps whose output barely changes.' })),
+        teaCacheDistance: num(0, 1)
+          .optional()
+          .meta(m({ group: 'accelerator', serviceDefault: 0.5, step: 0.01, description: 'Higher is faster, lower keeps quality.' })),
+        cacheStartStep: int(0)
+          .optional()
+          .meta(m({ group: 'accelerator', description: 'Step at which caching starts (before cacheEndStep).' })),
+        cacheEndStep: int(1)
+          .optional()
+          .meta(m({ group: 'accelerator', description: 'Step at which caching ends (at most steps).' })),
+        cacheStartStepPercentage: int(0, 99)
+          .optional()
+          .meta(m({ group: 'accelerator', description: 'Caching start as a percentage of steps.' })),
+        cacheEndStepPercentage: int(1, 100)
+          .optional()
+          .meta(m({ group: 'accelerator', description: 'Caching end as a percentage of steps.' })),
+        cacheMaxConsecutiveSteps: int(1, 5)
+          .optional()
+          .meta(m({ group: 'accelerator', serviceDefault: 3, description: 'At most this many cached steps in a row.' })),
       })
       .optional(),
-    outputType: z.literal('URL').optional().meta(m({ group: 'delivery', serviceDefault: 'URL', description: 'Results come as URLs.' })),
-    outputFormat: z.enum(OUTPUT_FORMATS).optional().meta(m({ group: 'delivery', serviceDefault: 'MP4', description: 'MP4 (H.264), WEBM or MOV.' })),
-    outputQuality: int(20, 99).optional().meta(m({ group: 'delivery', serviceDefault: 95, description: 'Compression quality: higher is better and larger.' })),
-    deliveryMethod: z.literal('async').optional().meta(m({ group: 'delivery', serviceDefault: 'async', description: 'Always async for video.' })),
-    webhookURL: url().optional().meta(m({ group: 'delivery', kind: 'url', description: 'Runware POSTs each finished result here.' })),
-    uploadEndpoint: url().optional().meta(m({ group: 'delivery', kind: 'url', description: 'Runware PUTs the video bytes here (e.g. a presigned S3 URL).' })),
-    ttl: int(60).optional().meta(m({ group: 'delivery', description: 'Seconds the result URL stays valid (at least 60).' })),
-    includeCost: z.boolean().optional().meta(m({ group: 'delivery', serviceDefault: false, description: 'Report the cost of each result.' })),
+    outputType: z
+      .literal('URL')
+      .optional()
+      .meta(m({ group: 'delivery', serviceDefault: 'URL', description: 'Results come as URLs.' })),
+    outputFormat: z
+      .enum(OUTPUT_FORMATS)
+      .optional()
+      .meta(m({ group: 'delivery', serviceDefault: 'MP4', description: 'MP4 (H.264), WEBM or MOV.' })),
+    outputQuality: int(20, 99)
+      .optional()
+      .meta(m({ group: 'delivery', serviceDefault: 95, description: 'Compression quality: higher is better and larger.' })),
+    deliveryMethod: z
+      .literal('async')
+      .optional()
+      .meta(m({ group: 'delivery', serviceDefault: 'async', description: 'Always async for video.' })),
+    webhookURL: url()
+      .optional()
+      .meta(m({ group: 'delivery', kind: 'url', description: 'Runware POSTs each finished result here.' })),
+    uploadEndpoint: url()
+      .optional()
+      .meta(m({ group: 'delivery', kind: 'url', description: 'Runware PUTs the video bytes here (e.g. a presigned S3 URL).' })),
+    ttl: int(60)
+      .optional()
+      .meta(m({ group: 'delivery', description: 'Seconds the result URL stays valid (at least 60).' })),
+    includeCost: z
+      .boolean()
+      .optional()
+      .meta(m({ group: 'delivery', serviceDefault: false, description: 'Report the cost of each result.' })),
   })
   .superRefine((task, ctx) => {
     for (const issue of checkCrossFieldRules(task as unknown as Record<string, unknown>)) {
@@ -132,7 +218,8 @@ function leafMeta(path: string, schema: ZodLike): FieldMeta {
   const nullable = variants.some((v) => v.type === 'null');
   const values = (main.enum as string[] | undefined) ?? (main.const !== undefined ? [String(main.const)] : undefined);
   const type = main.type as string | undefined;
-  const kind: FieldKind = meta.kind ?? (values ? 'enum' : type === 'integer' ? 'integer' : type === 'number' ? 'number' : type === 'boolean' ? 'boolean' : 'string');
+  const kind: FieldKind =
+    meta.kind ?? (values ? 'enum' : type === 'integer' ? 'integer' : type === 'number' ? 'number' : type === 'boolean' ? 'boolean' : 'string');
   const out: FieldMeta = { path, group: meta.group, kind, description: meta.description };
   const min = meta.min ?? (main.minimum as number | undefined);
   // z.number().int() without an explicit max reports MAX_SAFE_INTEGER: that is no user-facing bound.
@@ -204,7 +291,10 @@ export function formatIssues(input: unknown, issues: readonly z.core.$ZodIssue[]
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
         const full = path ? path + '.' + key : key;
-        out.push({ path: full, message: 'unknown field ' + JSON.stringify(full) + ' (fields use the API names, e.g. positivePrompt, advancedFeatures.videoCFGScale)' });
+        out.push({
+          path: full,
+          message: 'unknown field ' + JSON.stringify(full) + ' (fields use the API names, e.g. positivePrompt, advancedFeatures.videoCFGScale)',
+        });
       }
       continue;
     }

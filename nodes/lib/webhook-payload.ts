@@ -7,12 +7,23 @@ import { z } from 'zod';
 import { Envelope, ResultItem, RunwareErrorItem } from './runware-client';
 
 const uuid = z.string().min(1).max(100);
-const item = z.looseObject({ taskUUID: uuid, taskType: z.string().optional(), status: z.string().optional(), videoUUID: z.string().optional(), videoURL: z.string().optional() });
+const item = z.looseObject({
+  taskUUID: uuid,
+  taskType: z.string().optional(),
+  status: z.string().optional(),
+  videoUUID: z.string().optional(),
+  videoURL: z.string().optional(),
+});
 const errorItem = z.looseObject({ code: z.string().optional(), message: z.string().optional(), taskUUID: uuid.optional() });
 
 const WebhookBody = z.union([
   z.looseObject({ data: z.array(item).min(1).max(16), errors: z.array(errorItem).optional() }),
-  z.looseObject({ errors: z.array(errorItem.extend({ taskUUID: uuid })).min(1).max(16) }),
+  z.looseObject({
+    errors: z
+      .array(errorItem.extend({ taskUUID: uuid }))
+      .min(1)
+      .max(16),
+  }),
   z.looseObject({ error: errorItem, taskUUID: uuid }),
   item,
 ]);
@@ -24,7 +35,8 @@ export function readWebhookBody(body: unknown): { ok: true; env: Envelope } | { 
   const b = parsed.data as Record<string, unknown>;
   if (Array.isArray(b.data)) return { ok: true, env: { data: b.data as ResultItem[], errors: (b.errors as RunwareErrorItem[] | undefined) ?? [] } };
   if (Array.isArray(b.errors)) return { ok: true, env: { data: [], errors: b.errors as RunwareErrorItem[] } };
-  if (b.error && typeof b.error === 'object') return { ok: true, env: { data: [], errors: [{ ...(b.error as RunwareErrorItem), taskUUID: b.taskUUID as string }] } };
+  if (b.error && typeof b.error === 'object')
+    return { ok: true, env: { data: [], errors: [{ ...(b.error as RunwareErrorItem), taskUUID: b.taskUUID as string }] } };
   return { ok: true, env: { data: [b as ResultItem], errors: [] } };
 }
 
