@@ -3,7 +3,7 @@
 // exactly that value in the HTTP request; overridden by msg.payload → in the request; out of range
 // (in the node, and in the msg) → the field's specific error and zero requests to Runware.
 const assert = require('assert');
-const { helper, startSim, configNode, submitNode, load, collector, submittedTasks, apiRequests, getPath, PNG_B64 } = require('./helpers');
+const { helper, useHarness, configNode, submitNode, load, collector, submittedTasks, apiRequests, getPath, PNG_B64 } = require('./helpers');
 const { taskFields } = require('../dist/nodes/lib/task-schema.js');
 
 const IMAGE = 'data:image/png;base64,' + PNG_B64;
@@ -82,15 +82,7 @@ function f_isSeed(v) {
 
 describe('every task field (set, overridden, out of range)', function () {
   let sim;
-  before(async () => {
-    sim = await startSim();
-    await helper.startServer();
-  });
-  after(async () => {
-    await helper.stopServer();
-    await sim.close();
-  });
-  afterEach(() => helper.unload());
+  useHarness((s) => (sim = s));
 
   async function run(settings, msg) {
     sim.clearRequests();

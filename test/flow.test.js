@@ -1,25 +1,17 @@
 'use strict';
 // submit → poll end to end in a real Node-RED against the simulator over HTTP.
 const assert = require('assert');
-const { helper, KEY, startSim, pipeline, load, collector, submittedTasks, apiRequests, sleep, PNG_B64 } = require('./helpers');
+const { helper, useHarness, KEY, pipeline, load, collector, submittedTasks, apiRequests, sleep, PNG_B64 } = require('./helpers');
 
 const MAX_SEED = '9223372036854775807';
 
 describe('submit → poll end to end', function () {
   let sim;
-  before(async () => {
-    sim = await startSim();
-    await helper.startServer();
-  });
-  after(async () => {
-    await helper.stopServer();
-    await sim.close();
-  });
+  useHarness((s) => (sim = s));
   beforeEach(() => {
     sim.reset();
     sim.configure({ renderMs: 60, rejectBatchedPoll: false, retryAfterSeconds: 1 });
   });
-  afterEach(() => helper.unload());
 
   async function setup(opts) {
     await load(pipeline(sim, opts));

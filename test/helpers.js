@@ -65,6 +65,24 @@ async function startSim(opts = {}) {
   return createSimulator({ apiKeys: [KEY], renderMs: 60, ...opts });
 }
 
+/**
+ * The usual suite setup: one simulator and the Node-RED test server for the whole describe, flows
+ * unloaded after each test. `onSim` receives the simulator once it runs.
+ */
+function useHarness(onSim, simOpts = {}) {
+  let sim;
+  before(async () => {
+    sim = await startSim(simOpts);
+    onSim(sim);
+    await helper.startServer();
+  });
+  after(async () => {
+    await helper.stopServer();
+    await sim.close();
+  });
+  afterEach(() => helper.unload());
+}
+
 function configNode(sim, extra = {}) {
   return { id: 'cfg', type: 'ovi-config', name: 'sim', endpoint: sim.url, publicUrl: '', timeout: 5, maxConcurrent: 0, retries: 4, ...extra };
 }
@@ -205,6 +223,7 @@ module.exports = {
   NODES,
   httpNodeServer,
   routeCount,
+  useHarness,
   KEY,
   startSim,
   configNode,

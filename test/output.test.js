@@ -5,7 +5,7 @@ const fs = require('fs');
 const http = require('http');
 const os = require('os');
 const path = require('path');
-const { helper, startSim, pipeline, load, collector, apiRequests, sleep } = require('./helpers');
+const { helper, useHarness, pipeline, load, collector, apiRequests, sleep } = require('./helpers');
 
 async function bytesOf(url) {
   const res = await fetch(url);
@@ -15,21 +15,13 @@ async function bytesOf(url) {
 describe('results: output modes, uploads, cost and budget', function () {
   let sim;
   let tmp;
-  before(async () => {
-    sim = await startSim();
-    await helper.startServer();
-  });
-  after(async () => {
-    await helper.stopServer();
-    await sim.close();
-  });
+  useHarness((s) => (sim = s));
   beforeEach(() => {
     sim.reset();
     sim.configure({ renderMs: 60 });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ovi-out-'));
   });
-  afterEach(async () => {
-    await helper.unload();
+  afterEach(() => {
     helper.settings({});
     fs.rmSync(tmp, { recursive: true, force: true });
   });

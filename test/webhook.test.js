@@ -1,28 +1,22 @@
 'use strict';
 // ovi webhook in a real Node-RED, with the simulator delivering real HTTP webhooks to it.
 const assert = require('assert');
-const { helper, KEY, startSim, configNode, submitNode, load, collector, httpNodeServer, routeCount, sleep } = require('./helpers');
+const { helper, useHarness, KEY, configNode, submitNode, load, collector, httpNodeServer, routeCount, sleep } = require('./helpers');
 
 const TOKEN = 'tok-5f2b8c9e0a1d4e7f9b3c6a8d2e4f6a8b';
 
 describe('ovi webhook', function () {
   let sim;
   let hooks;
+  useHarness((s) => (sim = s));
   before(async () => {
-    sim = await startSim();
     hooks = await httpNodeServer();
-    await helper.startServer();
   });
-  after(async () => {
-    await helper.stopServer();
-    await hooks.close();
-    await sim.close();
-  });
+  after(() => hooks.close());
   beforeEach(() => {
     sim.reset();
     sim.configure({ renderMs: 60, webhooks: true, webhookDuplicates: 0, webhookBeforeAck: false, webhookWrap: 'bare', webhookRetryDelaysMs: [50, 100, 200] });
   });
-  afterEach(() => helper.unload());
 
   function flow({ submit = {}, hook = {}, config = {} } = {}) {
     return [
