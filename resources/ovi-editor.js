@@ -136,7 +136,7 @@
 
   /** Validator for a top-level task field (a `defaults` entry): true or the message. */
   function fieldValidator(path) {
-    return function (v, opt) {
+    return function (v) {
       var f = fieldByPath(path);
       if (!f) return true;
       var msg = checkValue(f, v === '' || v === null ? undefined : v);
@@ -150,7 +150,7 @@
    * Unknown keys (a newer schema, a hand-edited flow) are kept and not judged here.
    */
   function groupValidator(group) {
-    return function (v, opt) {
+    return function (v) {
       if (v === undefined || v === null || v === '') return true;
       if (!isPlainObject(v)) return group + ' must be an object';
       var errors = [];
@@ -185,10 +185,23 @@
     var pairs = { '<S>': '<E>', '<AUDCAP>': '<ENDAUDCAP>' };
     var closers = { '<E>': '<S>', '<ENDAUDCAP>': '<AUDCAP>' };
     var suggestions = {
-      s: '<S>', e: '<E>', '/s': '<E>', end: '<E>', '/e': '<E>',
-      audcap: '<AUDCAP>', audiocap: '<AUDCAP>', audio: '<AUDCAP>', aud: '<AUDCAP>', audcaption: '<AUDCAP>',
-      endaudcap: '<ENDAUDCAP>', endaudiocap: '<ENDAUDCAP>', '/audcap': '<ENDAUDCAP>', '/audiocap': '<ENDAUDCAP>',
-      end_audcap: '<ENDAUDCAP>', endaud: '<ENDAUDCAP>', endcap: '<ENDAUDCAP>',
+      s: '<S>',
+      e: '<E>',
+      '/s': '<E>',
+      end: '<E>',
+      '/e': '<E>',
+      audcap: '<AUDCAP>',
+      audiocap: '<AUDCAP>',
+      audio: '<AUDCAP>',
+      aud: '<AUDCAP>',
+      audcaption: '<AUDCAP>',
+      endaudcap: '<ENDAUDCAP>',
+      endaudiocap: '<ENDAUDCAP>',
+      '/audcap': '<ENDAUDCAP>',
+      '/audiocap': '<ENDAUDCAP>',
+      end_audcap: '<ENDAUDCAP>',
+      endaud: '<ENDAUDCAP>',
+      endcap: '<ENDAUDCAP>',
     };
     var re = /<\s*\/?\s*[A-Za-z_][A-Za-z0-9_ ]{0,24}\s*>/g;
     var m;
@@ -258,12 +271,22 @@
     if (!ip) return false;
     var a = +ip[1];
     var b = +ip[2];
-    return a === 127 || a === 10 || a === 0 || (a === 169 && b === 254) || (a === 192 && b === 168) || (a === 172 && b >= 16 && b <= 31) || (a === 100 && b >= 64 && b <= 127);
+    return (
+      a === 127 ||
+      a === 10 ||
+      a === 0 ||
+      (a === 169 && b === 254) ||
+      (a === 192 && b === 168) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 100 && b >= 64 && b <= 127)
+    );
   }
 
   /** The URL Runware must call for an ovi-webhook node: publicUrl + httpNodeRoot + path. */
   function webhookUrl(publicUrl, path, token) {
-    var base = String(publicUrl || '').trim().replace(/\/+$/, '');
+    var base = String(publicUrl || '')
+      .trim()
+      .replace(/\/+$/, '');
     var root = (window.RED && RED.settings && RED.settings.httpNodeRoot) || '/';
     root = ('/' + String(root).replace(/^\/+/, '')).replace(/\/+$/, '');
     var p = String(path || '').trim();
@@ -274,7 +297,7 @@
   /** Validator for "a non-negative (or positive) number of ..., or ${ENV}" settings of our own. */
   function numberSetting(opts) {
     // opts: {integer, min (0 or 1 ...), optional, message: function() → text}
-    return function (v, opt) {
+    return function (v) {
       if (v === '' || v === undefined || v === null) return opts.optional ? true : opts.message();
       if (isEnv(v)) return true;
       var n = typeof v === 'number' ? v : NUMBER_RE.test(String(v).trim()) ? Number(String(v).trim()) : NaN;
@@ -287,6 +310,194 @@
     var t = String(text === undefined || text === null ? '' : text).trim();
     if (t === '') return '';
     return NUMBER_RE.test(t) && isFinite(Number(t)) ? Number(t) : t;
+  }
+
+  /** 52428800 → "50 MiB" (a hint beside byte inputs; '' below 1 KiB or for non-numbers). */
+  function humanBytes(n) {
+    if (typeof n !== 'number' || !isFinite(n)) return '';
+    if (n >= 1073741824) return Math.round((n / 1073741824) * 10) / 10 + ' GiB';
+    if (n >= 1048576) return Math.round((n / 1048576) * 10) / 10 + ' MiB';
+    if (n >= 1024) return Math.round((n / 1024) * 10) / 10 + ' KiB';
+    return '';
+  }
+
+  /* ---------------------------------------------------------------- result output (ovi poll, ovi webhook) */
+
+  /*
+   * Node settings (not task fields) shared by ovi poll and ovi webhook: what a result msg carries.
+   *   output: 'url' (msg.payload = the result item) | 'buffer' (the bytes) | 'file' (written to filePath)
+   *   filePath: a template, relative to Node-RED's userDir, with the placeholders below
+   *   maxBytes, downloadTimeout (s), retentionDays (file mode: delete old videos in that folder; 0 = keep)
+   * The words come from the calling node's catalog: it passes the literal keys (`keys`).
+   */
+  var OUTPUT_MODES = ['url', 'buffer', 'file'];
+  var FILE_PLACEHOLDERS = ['taskUUID', 'videoUUID', 'index', 'ext', 'date', 'topic'];
+  var OUTPUT_NUMBERS = [
+    { prop: 'maxBytes', integer: true, min: 1, step: 1048576, key: 'maxBytes' },
+    { prop: 'downloadTimeout', integer: false, min: 1, step: 10, key: 'downloadTimeout' },
+    { prop: 'retentionDays', integer: false, min: 0, step: 1, key: 'retentionDays' },
+  ];
+  var PLACEHOLDER_RE = /\{\{\s*(\w*)\s*\}\}/g;
+
+  /** What is wrong with a file path template: null, or {kind: 'missing'|'folder'|'placeholder'|'braces', name}. */
+  function filePathProblem(v) {
+    var t = String(v === undefined || v === null ? '' : v).trim();
+    if (!t) return { kind: 'missing' };
+    if (isEnv(t)) return null;
+    if (/[/\\]$/.test(t)) return { kind: 'folder' };
+    var m;
+    PLACEHOLDER_RE.lastIndex = 0;
+    while ((m = PLACEHOLDER_RE.exec(t)) !== null) {
+      if (FILE_PLACEHOLDERS.indexOf(m[1]) < 0) return { kind: 'placeholder', name: m[0] };
+    }
+    if (/\{\{|\}\}/.test(t.replace(PLACEHOLDER_RE, ''))) return { kind: 'braces' };
+    return null;
+  }
+  function filePathMessage(node, keys, p) {
+    if (p.kind === 'missing') return node._(keys.filePathMissing);
+    if (p.kind === 'folder') return node._(keys.filePathFolder);
+    if (p.kind === 'placeholder')
+      return node._(keys.filePathPlaceholder, {
+        name: p.name,
+        known: FILE_PLACEHOLDERS.map(function (n) {
+          return '{{' + n + '}}';
+        }).join(' '),
+      });
+    return node._(keys.filePathBraces);
+  }
+  function currentOutputMode(node) {
+    var el = $('#node-input-output');
+    return (el.length ? el.val() : node.output) || 'url';
+  }
+
+  /** Validator of one output setting (a `defaults` entry); `keys` are the node's catalog keys. */
+  function outputValidator(prop, keys) {
+    return function (v, opt) {
+      var node = this;
+      if (prop === 'output') return OUTPUT_MODES.indexOf(v) >= 0 || v === undefined || v === '' ? true : node._(keys.output);
+      if (prop === 'filePath') {
+        if (currentOutputMode(node) !== 'file') return true;
+        var p = filePathProblem(v);
+        return p ? filePathMessage(node, keys, p) : true;
+      }
+      for (var i = 0; i < OUTPUT_NUMBERS.length; i++) {
+        var n = OUTPUT_NUMBERS[i];
+        if (n.prop !== prop) continue;
+        if (v === undefined) return true; // a node from before this setting: the runtime default applies
+        return numberSetting({
+          integer: n.integer,
+          min: n.min,
+          optional: false,
+          message: function () {
+            return node._(keys[n.key]);
+          },
+        })(v, opt);
+      }
+      return true;
+    };
+  }
+
+  /**
+   * Bind the output rows of an open ovi poll / ovi webhook dialog: #node-input-output (select),
+   * #node-input-filePath (bound by Node-RED), #node-input-ovi-{maxBytes,downloadTimeout,retentionDays},
+   * rows and tips marked .ovi-output-row / .ovi-output-tip + .ovi-output-<mode>.
+   * opts: {keys, defaults: {filePath, maxBytes, downloadTimeout, retentionDays}}. Returns {check, save}.
+   */
+  function outputForm(node, opts) {
+    addStyles();
+    var keys = opts.keys;
+    var select = $('#node-input-output');
+    var filePath = $('#node-input-filePath');
+    if (!select.val()) select.val('url');
+    // a node from before these settings has no filePath: offer the default template
+    if (node.filePath === undefined && !String(filePath.val() || '').trim() && opts.defaults.filePath) filePath.val(opts.defaults.filePath);
+    OUTPUT_NUMBERS.forEach(function (n) {
+      var input = $('#node-input-ovi-' + n.prop);
+      var v = node[n.prop] === undefined || node[n.prop] === '' ? opts.defaults[n.prop] : node[n.prop];
+      input.val(v === undefined ? '' : String(v));
+      input.spinner({ min: n.min, step: n.step });
+      input.on('change input spinstop', check);
+    });
+    function mode() {
+      return select.val() || 'url';
+    }
+    function show(id, msg) {
+      $('#' + id)
+        .text(msg || '')
+        .toggleClass('ovi-shown', !!msg);
+    }
+    function warn(el, msgs) {
+      el.empty();
+      msgs.forEach(function (m) {
+        $('<div>').append('<i class="fa fa-exclamation-triangle"></i> ').append($('<span>').text(m)).appendTo(el);
+      });
+    }
+    function sync() {
+      if (mode() === 'file' && !String(filePath.val() || '').trim() && opts.defaults.filePath) filePath.val(opts.defaults.filePath);
+      $('.ovi-output-tip, .ovi-output-row').hide();
+      $('.ovi-output-' + mode()).show();
+      check();
+    }
+    /** Marks the inputs; returns the messages (errors only). */
+    function check() {
+      var m = mode();
+      var errors = [];
+      var path = String(filePath.val() || '').trim();
+      var pathMsg = null;
+      var pathWarnings = [];
+      if (m === 'file') {
+        var p = filePathProblem(path);
+        pathMsg = p ? filePathMessage(node, keys, p) : null;
+        if (!p && !isEnv(path) && !/\{\{\s*(taskUUID|videoUUID)\s*\}\}/.test(path)) pathWarnings.push(node._(keys.notUnique));
+      }
+      show('ovi-output-filePath-error', pathMsg);
+      filePath.toggleClass('input-error', !!pathMsg);
+      if (pathMsg) errors.push(pathMsg);
+
+      var values = {};
+      OUTPUT_NUMBERS.forEach(function (n) {
+        var input = $('#node-input-ovi-' + n.prop);
+        var text = String(input.val()).trim();
+        var applies = n.prop === 'retentionDays' ? m === 'file' : m !== 'url';
+        var r = numberSetting({
+          integer: n.integer,
+          min: n.min,
+          optional: false,
+          message: function () {
+            return node._(keys[n.key]);
+          },
+        })(text);
+        var msg = applies && r !== true ? r : null;
+        show('ovi-output-' + n.prop + '-error', msg);
+        input.toggleClass('input-error', !!msg);
+        if (msg) errors.push(msg);
+        values[n.prop] = r === true ? numberOrText(text) : undefined;
+      });
+      $('#ovi-output-maxBytes-human').text(typeof values.maxBytes === 'number' ? '= ' + humanBytes(values.maxBytes) : '');
+
+      var days = values.retentionDays;
+      if (m === 'file' && typeof days === 'number' && days > 0 && !pathMsg) {
+        var slash = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+        var dir = slash > 0 ? path.slice(0, slash + 1) : slash === 0 ? '/' : node._(keys.userDir);
+        pathWarnings.push(node._(keys.retention, { days: String(days), dir: dir }));
+        if (!/\.(\{\{\s*ext\s*\}\}|mp4|webm|mov)$/i.test(path)) pathWarnings.push(node._(keys.retentionExt));
+      } else if (m === 'file' && typeof values.retentionDays === 'string' && isEnv(values.retentionDays)) {
+        pathWarnings.push(node._(keys.retentionEnv, { env: values.retentionDays }));
+      }
+      warn($('#ovi-output-warnings'), m === 'file' ? pathWarnings : []);
+      return errors;
+    }
+    select.on('change', sync);
+    filePath.on('change input', check);
+    sync();
+    return {
+      check: check,
+      save: function (target) {
+        OUTPUT_NUMBERS.forEach(function (n) {
+          target[n.prop] = numberOrText($('#node-input-ovi-' + n.prop).val());
+        });
+      },
+    };
   }
 
   /* ---------------------------------------------------------------- the field form */
@@ -335,6 +546,9 @@
       '.ovi-mono { font-family: monospace; }',
       '.ovi-result { margin: 6px 0 0 154px; line-height: 1.4; contain: inline-size; }',
       '.ovi-result:empty { display: none; }',
+      '.ovi-note { margin: 4px 0 0 154px; color: var(--red-ui-secondary-text-color, #777); font-size: 0.9em; line-height: 1.35; contain: inline-size; }',
+      '.ovi-note:empty { display: none; }',
+      '.ovi-note code { white-space: nowrap; }',
       '.ovi-result.ovi-ok { color: var(--red-ui-text-color-success, #3d9a3b); }',
       '.ovi-result.ovi-bad { color: var(--red-ui-text-color-error, #d6615f); }',
       '.ovi-url-box { display: flex; gap: 6px; align-items: center; }',
@@ -383,7 +597,12 @@
           });
         }
         var s = formatValue(f, stored);
-        if (s !== '' && el.find('option').filter(function () { return this.value === s; }).length === 0) {
+        if (
+          s !== '' &&
+          el.find('option').filter(function () {
+            return this.value === s;
+          }).length === 0
+        ) {
           // an ${ENV} or a value this editor does not know: keep it, selectable, so saving does not lose it
           $('<option>').val(s).text(s).appendTo(el);
         }
@@ -422,7 +641,10 @@
           if (modeEl.length) {
             b.modeEl = modeEl;
             modeEl.addClass('ovi-select').empty();
-            $('<option>').val('').text(def !== undefined ? text.serviceDefault(String(def)) : text.nullMode.unset()).appendTo(modeEl);
+            $('<option>')
+              .val('')
+              .text(def !== undefined ? text.serviceDefault(String(def)) : text.nullMode.unset())
+              .appendTo(modeEl);
             $('<option>').val('null').text(text.nullMode.disabled()).appendTo(modeEl);
             $('<option>').val('value').text(text.nullMode.value()).appendTo(modeEl);
             modeEl.val(stored === null ? 'null' : stored === undefined ? '' : 'value');
@@ -512,7 +734,7 @@
     function save(target) {
       var s = state();
       settingFields().forEach(function (f) {
-        if (groupOf(f.path) === null && s.hasOwnProperty(f.path)) target[f.path] = s[f.path];
+        if (groupOf(f.path) === null && Object.prototype.hasOwnProperty.call(s, f.path)) target[f.path] = s[f.path];
       });
       meta().nested.forEach(function (g) {
         if (g === 'inputs') return; // the image has its own typed input
@@ -547,5 +769,10 @@
     webhookUrl: webhookUrl,
     fieldForm: fieldForm,
     addStyles: addStyles,
+    humanBytes: humanBytes,
+    FILE_PLACEHOLDERS: FILE_PLACEHOLDERS,
+    filePathProblem: filePathProblem,
+    outputValidator: outputValidator,
+    outputForm: outputForm,
   };
 })();
