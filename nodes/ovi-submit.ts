@@ -56,7 +56,7 @@ export = function (RED: RED) {
     const timeoutMs = numberSetting(def.timeout, 1200, 1) * 1000;
     const fallbackMs = numberSetting(def.fallbackAfter, 0, 0) * 1000;
 
-    const showStatus = (fill: 'blue' | 'green' | 'yellow' | 'red', text: string, shape: 'dot' | 'ring' = 'dot') => node.status({ fill, shape, text });
+    const showStatus = (fill: 'blue' | 'green' | 'yellow' | 'red' | 'grey', text: string, shape: 'dot' | 'ring' = 'dot') => node.status({ fill, shape, text });
 
     async function handle(msg: NodeMessage, send: SendFn): Promise<void> {
       const config = configNode(RED, def.config);
@@ -77,6 +77,11 @@ export = function (RED: RED) {
       }
 
       const built = buildTask({ settings: def, prompt, image, payload: msg.payload, taskUUID: msg.taskUUID, webhookURL });
+      if (config.account.tracksCost) {
+        // A budget counts what results report: ask Runware to report it.
+        built.task.includeCost = true;
+        built.plain.includeCost = true;
+      }
       const task = built.task;
       const uuid = task.taskUUID as string;
       msg.taskUUID = uuid;
@@ -111,13 +116,23 @@ export = function (RED: RED) {
       send(msg);
     }
 
+    // Keep the counts in the status current while this account has work (not only at submit time).
+    let lastSubmitted = '';
+    const account = configNode(RED, def.config)?.account;
+    const unsubscribe = account?.onChange(() => {
+      if (!lastSubmitted) return;
+      const busy = account.running + account.queued > 0;
+      const counts = busy ? ' · running ' + account.running + (account.queued ? ' · queued ' + account.queued : '') : ' · all done';
+      showStatus(busy ? 'green' : 'grey', 'submitted ' + lastSubmitted + counts, busy ? 'dot' : 'ring');
+    });
+
     node.on('input', (msg, send, done) => {
       showStatus('blue', 'submitting');
       handle(msg, send)
         .then(() => {
-          const account = configNode(RED, def.config)?.account;
+          lastSubmitted = String(msg.taskUUID).slice(0, 8);
           const counts = account ? ' · running ' + account.running + (account.queued ? ' · queued ' + account.queued : '') : '';
-          showStatus('green', 'submitted ' + String(msg.taskUUID).slice(0, 8) + counts);
+          showStatus('green', 'submitted ' + lastSubmitted + counts);
           done();
         })
         .catch((e: unknown) => {
@@ -136,6 +151,7 @@ export = function (RED: RED) {
     });
 
     node.on('close', (_removed, done) => {
+      unsubscribe?.();
       node.status({});
       done();
     });

@@ -178,6 +178,32 @@ describe('results: output modes, uploads, cost and budget', function () {
     assert.strictEqual(apiRequests(sim).length, before, 'zero requests once the budget is reached');
   });
 
+  it('a budget makes every task report its cost (includeCost is forced on)', async () => {
+    await load(pipeline(sim, { config: { budget: 5 } }));
+    const results = collector('results');
+    helper.getNode('submit').receive({ payload: 'budgeted' });
+    const [r] = await results.next(1);
+    assert.strictEqual(r.payload.cost, 0.0437);
+    const sent = apiRequests(sim).find((x) => x.bodyText.includes('videoInference')).bodyText;
+    assert.ok(sent.includes('"includeCost":true'), sent);
+  });
+
+  it('the submit status follows the account: running while rendering, all done after', async () => {
+    sim.configure({ renderMs: 300 });
+    await load(pipeline(sim));
+    const statuses = [];
+    helper.getNode('submit').on('call:status', (c) => statuses.push(c.args[0].text));
+    const results = collector('results');
+    helper.getNode('submit').receive({ payload: 'status' });
+    await results.next(1);
+    await sleep(50);
+    assert.ok(
+      statuses.some((t) => / · running 1$/.test(t || '')),
+      JSON.stringify(statuses),
+    );
+    assert.match(statuses[statuses.length - 1], / · all done$/);
+  });
+
   it('the cost endpoint answers the total for the editor', async () => {
     await load(pipeline(sim, { submit: { includeCost: 'true' } }));
     const results = collector('results');

@@ -20,7 +20,6 @@ export interface AccountOptions extends ClientOptions {
   budget?: number; // USD; submits fail with a quota error once the cost total reaches it
   store?: StateStore;
   logger: Logger;
-  onChange?: () => void; // counts or cost changed (for node.status)
 }
 
 interface Waiting {
@@ -42,6 +41,7 @@ export class Account {
   private closed = false;
   private readonly abort = new AbortController();
   private costTotal = 0;
+  private readonly listeners = new Set<() => void>();
   readonly ready: Promise<void>;
 
   constructor(private readonly opts: AccountOptions) {
@@ -59,7 +59,7 @@ export class Account {
       cost: (amount) => {
         this.costTotal = Math.round((this.costTotal + amount) * 1e6) / 1e6;
         void this.persister.persist();
-        opts.onChange?.();
+        this.changed();
       },
       rerouted: (rec, to) =>
         opts.logger.warn('ovi: the node that owned task ' + rec.taskUUID + ' is gone since the restart: its results leave from ovi poll ' + to),
@@ -86,6 +86,21 @@ export class Account {
     return this.queue.length;
   }
 
+  /** Be told when the running/queued counts or the cost change (for node.status); returns the unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  /** With a budget, every task must report its cost, or the total could not grow. */
+  get tracksCost(): boolean {
+    return this.opts.budget !== undefined && this.opts.budget > 0;
+  }
+
   get cost(): { total: number; budget: number | null } {
     return { total: this.costTotal, budget: this.opts.budget ?? null };
   }
@@ -109,6 +124,7 @@ export class Account {
   private occupy(rec: JobRecord): void {
     rec.state = 'submitting';
     this.active++;
+    this.changed();
   }
 
   private release(rec: JobRecord): void {
@@ -126,7 +142,7 @@ export class Account {
     onQueued?.();
     return new Promise((start) => {
       this.queue.push({ rec, start });
-      this.opts.onChange?.();
+      this.changed();
     });
   }
 
@@ -137,7 +153,7 @@ export class Account {
       this.occupy(next.rec); // reserved before it runs: two finishing jobs cannot start one waiter twice
       next.start();
     }
-    this.opts.onChange?.();
+    this.changed();
   }
 
   /**
@@ -259,6 +275,7 @@ export class Account {
     this.closed = true;
     this.abort.abort();
     this.queue.length = 0; // their records are persisted as queued: the next instance sends them
+    this.listeners.clear();
     this.scheduler.close();
     this.hub.close();
     this.client.close();

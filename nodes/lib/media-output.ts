@@ -25,6 +25,10 @@ export interface OutputOptions {
 
 export const DEFAULT_FILE_PATH = 'ovi/{{taskUUID}}-{{index}}.{{ext}}';
 export const DEFAULT_MAX_BYTES = 50 * 1024 * 1024;
+export const DEFAULT_DOWNLOAD_TIMEOUT_S = 120;
+
+/** The output settings' defaults, for the editor (scripts/build.js puts them in ovi-fields.js). */
+export const OUTPUT_DEFAULTS = { filePath: DEFAULT_FILE_PATH, maxBytes: DEFAULT_MAX_BYTES, downloadTimeout: DEFAULT_DOWNLOAD_TIMEOUT_S, retentionDays: 0 };
 
 export function outputMode(value: unknown): OutputMode {
   return value === 'buffer' || value === 'file' ? value : 'url';

@@ -4,7 +4,17 @@
  * mode (msg.filename becomes its absolute path). Sets msg.ovi.bytes whenever the size is known.
  */
 import * as path from 'path';
-import { DEFAULT_FILE_PATH, DEFAULT_MAX_BYTES, OutputOptions, cleanup, download, outputMode, renderPath, writeAtomic } from './media-output';
+import {
+  DEFAULT_DOWNLOAD_TIMEOUT_S,
+  DEFAULT_FILE_PATH,
+  DEFAULT_MAX_BYTES,
+  OutputOptions,
+  cleanup,
+  download,
+  outputMode,
+  renderPath,
+  writeAtomic,
+} from './media-output';
 import { ResultItem } from './runware-client';
 import type { NodeMessage } from './red-types';
 
@@ -47,7 +57,7 @@ export function outputOptionsFrom(def: Record<string, unknown>, baseDir: string)
     mode: outputMode(def.output),
     filePath: typeof def.filePath === 'string' && def.filePath.trim() ? def.filePath.trim() : DEFAULT_FILE_PATH,
     maxBytes: num(def.maxBytes, DEFAULT_MAX_BYTES, 1),
-    timeoutMs: num(def.downloadTimeout, 120, 1) * 1000,
+    timeoutMs: num(def.downloadTimeout, DEFAULT_DOWNLOAD_TIMEOUT_S, 1) * 1000,
     retries: 3,
     retentionDays: num(def.retentionDays, 0, 0),
     baseDir,
