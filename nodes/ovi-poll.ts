@@ -54,14 +54,10 @@ export = function (RED: RED) {
         ticker = undefined;
         return;
       }
-      let oldest = Infinity;
-      let progress: number | undefined;
-      for (const w of waiting.values()) {
-        if (w.since < oldest) {
-          oldest = w.since;
-          progress = w.progress;
-        }
-      }
+      // A Map iterates in insertion order: its first entry is the task waiting longest.
+      const first = waiting.values().next().value as Waiting;
+      const oldest = first.since;
+      const progress = first.progress;
       const pct = progress !== undefined ? ' ' + progress + '%' : '';
       node.status({
         fill: 'blue',
@@ -145,7 +141,7 @@ export = function (RED: RED) {
         const deadline = Date.now() + timeoutS * 1000;
 
         waiting.set(taskUUID, { msg, send: _send, done, since: Date.now(), outstanding: 0, complete: false });
-        showStatus();
+        if (!ticker) showStatus(); // the ticker refreshes it every second anyway
         // Claim replays what already arrived; a task this account never saw is recorded now.
         let rec = config.account.hub.claim(taskUUID, node.id, deadline);
         if (!rec) {

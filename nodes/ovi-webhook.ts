@@ -12,19 +12,18 @@ import { JobRecord, Sink } from './lib/job-hub';
 import { parseLossless } from './lib/lossless-json';
 import { resultMsg } from './lib/result-msg';
 import { applyOutput, outputOptionsFrom } from './lib/result-output';
-import { errorFromItem } from './lib/runware-client';
+import { Envelope, errorFromItem } from './lib/runware-client';
 import { byTask, readWebhookBody } from './lib/webhook-payload';
 import type { Handler, HttpRequest, HttpResponse, Node, NodeDef, NodeMessage, RED } from './lib/red-types';
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
 const SEEN_MEMORY = 10_000;
 
-function sameSecret(given: unknown, expected: string): boolean {
-  if (typeof given !== 'string') return false;
-  // Hash first: equal lengths for timingSafeEqual, and no early exit on a length mismatch.
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/** Compare hashes: equal lengths for timingSafeEqual, no early exit on a length mismatch. */
+function sameSecret(given: unknown, expectedHash: Buffer): boolean {
+  return typeof given === 'string' && timingSafeEqual(sha256(given), expectedHash);
 }
 
 function normalisePath(path: unknown): string {
@@ -47,6 +46,7 @@ export = function (RED: RED) {
     const token = configured || randomBytes(32).toString('hex');
     // Read by ovi submit to build the webhookURL; non-enumerable so it never lands in a dump of the node.
     Object.defineProperty(node, 'webhookToken', { value: token, enumerable: false });
+    const tokenHash = sha256(token); // once per node, not per request
     // Results for tasks this Node-RED did not submit are still emitted once each.
     const seen = new Map<string, true>();
     const output = outputOptionsFrom(def, RED.settings.userDir || process.cwd());
@@ -86,10 +86,8 @@ export = function (RED: RED) {
     };
     config?.account.addSink(node.id, sink, 'webhook');
 
-    function ingest(body: unknown): void {
-      const read = readWebhookBody(body);
-      if (!read.ok) return;
-      for (const [uuid, env] of byTask(read.env)) {
+    function ingest(delivery: Envelope): void {
+      for (const [uuid, env] of byTask(delivery)) {
         const outcome = config ? config.account.hub.ingest(uuid, env) : 'unknown';
         if (outcome !== 'unknown') continue;
         for (const item of env.data) {
@@ -111,15 +109,19 @@ export = function (RED: RED) {
     }
 
     const handler: Handler = (req: HttpRequest, res: HttpResponse) => {
+      // A plain write: this is the hot path of every delivery (res.json adds an ETag and more).
       const reply = (status: number, body: Record<string, unknown>) => {
-        if (!res.headersSent) res.status(status).json(body);
+        if (res.headersSent) return;
+        const text = JSON.stringify(body);
+        res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+        res.end(text);
       };
       const given = req.query?.token;
       if (given === undefined || given === '') {
         res.set('Connection', 'close');
         return void reply(401, { error: 'missing token' });
       }
-      if (!sameSecret(given, token)) {
+      if (!sameSecret(given, tokenHash)) {
         res.set('Connection', 'close');
         return void reply(403, { error: 'wrong token' });
       }
@@ -142,7 +144,7 @@ export = function (RED: RED) {
           // Acknowledge first: Runware redelivers on a slow or failed answer.
           setImmediate(() => {
             try {
-              ingest(body);
+              ingest(read.env);
             } catch (e) {
               node.warn('ovi webhook: could not process a delivery: ' + (e instanceof Error ? e.message : String(e)));
             }

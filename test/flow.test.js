@@ -283,6 +283,22 @@ describe('submit → poll end to end', function () {
     assert.strictEqual(sim.stats().submits, 1);
   });
 
+  it('30 submits at once: all delivered, no MaxListenersExceededWarning', async () => {
+    const warnings = [];
+    const onWarning = (w) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const { results } = await setup();
+      for (let i = 0; i < 30; i++) helper.getNode('submit').receive({ payload: 'burst ' + i });
+      const rs = await results.next(30, 15000);
+      assert.strictEqual(new Set(rs.map((r) => r.taskUUID)).size, 30);
+      await sleep(20);
+      assert.ok(!warnings.includes('MaxListenersExceededWarning'), warnings.join(','));
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('the poll node shows its phase in node.status', async () => {
     sim.configure({ renderMs: 1300 });
     const { results } = await setup({ poll: { initialDelay: 0.05 } });

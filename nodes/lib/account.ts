@@ -39,7 +39,9 @@ export class Account {
   private readonly persister: Persister;
   private active = 0; // records in state submitting or running
   private closed = false;
-  private readonly abort = new AbortController();
+  // One controller per request in flight (a shared signal would collect a listener per request:
+  // Node warns past 10 and scans the whole list on every add).
+  private readonly inFlight = new Set<AbortController>();
   private costTotal = 0;
   private readonly listeners = new Set<() => void>();
   readonly ready: Promise<void>;
@@ -163,7 +165,7 @@ export class Account {
    */
   async submit(task: WireTask, rec: JobRecord | undefined, onQueued?: () => void): Promise<ResultItem> {
     this.checkBudget(task.taskUUID);
-    if (!rec) return this.client.submit(task, this.abort.signal);
+    if (!rec) return this.withSignal((signal) => this.client.submit(task, signal));
     const existing = this.hub.get(rec.taskUUID);
     if (existing && !existing.done) {
       throw new OviError({
@@ -184,7 +186,7 @@ export class Account {
 
   private async send(rec: JobRecord, task: WireTask): Promise<ResultItem> {
     try {
-      const ack = await this.client.submit(task, this.abort.signal);
+      const ack = await this.withSignal((signal) => this.client.submit(task, signal));
       rec.state = 'running';
       rec.wire = undefined;
       void this.persister.persist(rec.taskUUID);
@@ -198,6 +200,17 @@ export class Account {
         void this.persister.persist(rec.taskUUID);
       }
       throw err;
+    }
+  }
+
+  private async withSignal<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    if (this.closed) controller.abort();
+    this.inFlight.add(controller);
+    try {
+      return await run(controller.signal);
+    } finally {
+      this.inFlight.delete(controller);
     }
   }
 
@@ -273,7 +286,8 @@ export class Account {
   /** Stop all work and make sure the store holds everything in flight (queued jobs included). */
   async close(): Promise<void> {
     this.closed = true;
-    this.abort.abort();
+    for (const c of this.inFlight) c.abort();
+    this.inFlight.clear();
     this.queue.length = 0; // their records are persisted as queued: the next instance sends them
     this.listeners.clear();
     this.scheduler.close();

@@ -33,6 +33,7 @@ interface Entry {
 export class PollScheduler {
   private readonly entries = new Map<string, Entry>();
   private timer?: NodeJS.Timeout;
+  private armedAt = Infinity; // when the timer fires
   private busy = false;
   private closed = false;
   private readonly abort = new AbortController();
@@ -62,25 +63,30 @@ export class PollScheduler {
       existing.timing = timing;
       existing.interval = Math.min(existing.interval, timing.intervalMs);
     } else this.entries.set(uuid, { nextAt: startAt, interval: timing.intervalMs, timing });
-    this.arm();
+    this.arm(Math.min(startAt, this.entries.get(uuid)?.nextAt ?? startAt));
   }
 
   unwatch(uuid: string): void {
     this.entries.delete(uuid);
   }
 
-  private arm(): void {
+  /** Set the timer for the earliest due task; O(1) when a watch() is not due earlier than the timer. */
+  private arm(dueAt?: number): void {
     if (this.busy || this.closed) return;
+    if (dueAt !== undefined && this.timer && dueAt >= this.armedAt) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     let next = Infinity;
-    for (const e of this.entries.values()) next = Math.min(next, e.nextAt);
+    if (dueAt !== undefined && dueAt < this.armedAt) next = dueAt;
+    else for (const e of this.entries.values()) next = Math.min(next, e.nextAt);
+    this.armedAt = next;
     if (next === Infinity) return;
     this.timer = setTimeout(() => void this.tick(), Math.max(0, next - Date.now()));
   }
 
   private async tick(): Promise<void> {
     this.timer = undefined;
+    this.armedAt = Infinity;
     if (this.closed) return;
     this.busy = true;
     this.stats.ticks++;

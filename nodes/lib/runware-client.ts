@@ -55,6 +55,7 @@ export interface ClientOptions {
 
 export const DEFAULT_RETRY: RetryPolicy = { retries: 4, baseMs: 500, maxMs: 15000 };
 const MAX_RESPONSE_BYTES = 20 * 1024 * 1024;
+const MAX_IN_FLIGHT = 16; // = the keep-alive agents' maxSockets
 const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -129,8 +130,8 @@ export function readEnvelope(body: unknown): Envelope {
 
 export class RunwareClient {
   private readonly http: AxiosInstance;
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
   /** Set once Runware refuses a batched getResponse: from then on, one request per task. */
   private batchRefused = false;
   readonly stats = { requests: 0, retries: 0 };
@@ -155,8 +156,52 @@ export class RunwareClient {
     return this.opts.endpoint;
   }
 
+  /**
+   * At most MAX_IN_FLIGHT requests reach axios at once (the agent's socket count); the rest wait
+   * here, cheaply. 10,000 requests handed to axios together would each build a ClientRequest that
+   * sits in the agent queue, long-lived garbage that stalls the event loop.
+   */
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  private async slot(signal?: AbortSignal): Promise<void> {
+    if (this.active < MAX_IN_FLIGHT) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const start = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.waiting.indexOf(start);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(cancelled());
+      };
+      if (signal?.aborted) return reject(cancelled());
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(start);
+    });
+    this.active++;
+  }
+
+  private release(): void {
+    this.active--;
+    this.waiting.shift()?.();
+  }
+
   /** One HTTP exchange, no retries. Every failure becomes an OviError (never an axios error, whose config holds the key). */
   async postOnce(tasks: unknown[], signal?: AbortSignal): Promise<Envelope & { httpStatus: number }> {
+    await this.slot(signal);
+    try {
+      return await this.exchange(tasks, signal);
+    } finally {
+      this.release();
+    }
+  }
+
+  private async exchange(tasks: unknown[], signal?: AbortSignal): Promise<Envelope & { httpStatus: number }> {
     const key = this.opts.apiKey();
     if (!key)
       throw new OviError({

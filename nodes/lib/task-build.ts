@@ -58,8 +58,19 @@ function coerceSetting(meta: FieldMeta, raw: unknown): unknown {
   return raw;
 }
 
-/** The node's per-field settings (API names and nesting), as a partial task. */
+const settingsCache = new WeakMap<Obj, Obj>();
+
+/** The node's per-field settings (API names and nesting), as a partial task; computed once per node. */
 export function fieldsFromSettings(settings: Obj): Obj {
+  let fields = settingsCache.get(settings);
+  if (!fields) {
+    fields = deriveFields(settings);
+    settingsCache.set(settings, fields);
+  }
+  return overlay(fields, {}); // a fresh copy (nested groups too): callers modify it
+}
+
+function deriveFields(settings: Obj): Obj {
   const out: Obj = {};
   for (const meta of taskFields()) {
     if (NOT_A_SETTING.has(meta.path)) continue;
