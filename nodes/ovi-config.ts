@@ -8,7 +8,7 @@ import { OviError, redact } from './lib/errors';
 import { ContextStore, FileStore, MemoryStore, StateStore } from './lib/job-store';
 import { DEFAULT_RETRY, RunwareClient } from './lib/runware-client';
 import * as path from 'path';
-import { DEFAULT_ENDPOINT, OviConfigNode, apiKeyFor, isOviConfig, numberSetting } from './lib/config-ref';
+import { DEFAULT_ENDPOINT, OviConfigNode, apiKeyFor, isOviConfig, numberSetting, resolveEnv } from './lib/config-ref';
 import type { HttpRequest, HttpResponse, Node, NodeDef, RED } from './lib/red-types';
 
 export = function (RED: RED) {
@@ -29,6 +29,8 @@ export = function (RED: RED) {
       maxConcurrent: numberSetting(config.maxConcurrent, 10, 0),
       budget: budget > 0 ? budget : undefined,
       store: storeFor(RED, node, config.store),
+      // The stored token (stable across restarts), else the running node's (possibly temporary) one.
+      webhookToken: (id) => resolveEnv(RED.nodes.getCredentials(id)?.token) || (RED.nodes.getNode(id) as { webhookToken?: string } | null)?.webhookToken,
       logger: { warn: (t) => node.warn(t), debug: (t) => node.debug(t) },
     });
     node.on('close', (_removed, done) => {

@@ -20,7 +20,13 @@ export interface AccountOptions extends ClientOptions {
   budget?: number; // USD; submits fail with a quota error once the cost total reaches it
   store?: StateStore;
   logger: Logger;
+  /** The current token of an ovi webhook node: the job store keeps webhookURLs without it. */
+  webhookToken?: (webhookNodeId: string) => string | undefined;
 }
+
+/** Stands for the webhook token in persisted tasks: the store is a plain file, the token a credential. */
+const TOKEN_SLOT = '{ovi-webhook-token}';
+const TOKEN_RE = /([?&]token=)[^&#]*/;
 
 interface Waiting {
   rec: JobRecord;
@@ -177,22 +183,42 @@ export class Account {
       });
     }
     rec.state = 'queued';
-    rec.wire = stringifyLossless(task);
+    // The store is a plain file and the webhook token a credential: persist a placeholder for it.
+    rec.wire = stringifyLossless(typeof task.webhookURL === 'string' ? { ...task, webhookURL: task.webhookURL.replace(TOKEN_RE, '$1' + TOKEN_SLOT) } : task);
     this.hub.add(rec);
     await this.persister.persist(rec.taskUUID);
     await this.acquire(rec, onQueued);
     return this.send(rec, task);
   }
 
+  private acknowledged(rec: JobRecord): void {
+    rec.state = 'running';
+    rec.wire = undefined;
+    void this.persister.persist(rec.taskUUID);
+  }
+
   private async send(rec: JobRecord, task: WireTask): Promise<ResultItem> {
     try {
       const ack = await this.withSignal((signal) => this.client.submit(task, signal));
-      rec.state = 'running';
-      rec.wire = undefined;
-      void this.persister.persist(rec.taskUUID);
+      this.acknowledged(rec);
       return ack;
     } catch (e) {
       const err = e as OviError;
+      // Resent after a restart and Runware already has it: the attempt before the restart got through.
+      if (rec.resumed && err.rawCode === 'duplicateTaskUUID') {
+        this.acknowledged(rec);
+        return { taskType: 'videoInference', taskUUID: rec.taskUUID };
+      }
+      // An answer was lost and Runware could not tell us whether it has the task: keep the job and
+      // let getResponse settle it (its results, or notFound after the grace period). Dropping it
+      // could lose a job that runs and is billed, and invite a second submit.
+      if (err.unconfirmed) {
+        this.opts.logger.warn('ovi: task ' + rec.taskUUID + ' may have reached Runware (' + err.code + ': ' + err.message + '): polling to find out');
+        rec.createdAt = Date.now();
+        this.acknowledged(rec);
+        this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING);
+        return { taskType: 'videoInference', taskUUID: rec.taskUUID, status: 'unconfirmed' };
+      }
       // Closing mid-request: the record stays (persisted as submitting) for the next instance.
       if (err.code !== 'cancelled') {
         this.hub.drop(rec.taskUUID);
@@ -259,6 +285,15 @@ export class Account {
     }
     rec.state = 'queued';
     const task = parseLossless(rec.wire) as WireTask;
+    if (typeof task.webhookURL === 'string' && task.webhookURL.includes(TOKEN_SLOT)) {
+      const token = rec.ownerId ? this.opts.webhookToken?.(rec.ownerId) : undefined;
+      if (!token) {
+        const message = 'task ' + rec.taskUUID + ' was waiting to be resent, but its ovi webhook node has no token any more: not sent';
+        this.hub.fail(rec, new OviError({ code: 'validation', parameter: 'webhookURL', message, retryable: false }));
+        return;
+      }
+      task.webhookURL = task.webhookURL.replace(TOKEN_SLOT, encodeURIComponent(token));
+    }
     if (typeof task.seed === 'string') (task as Record<string, unknown>).seed = BigInt(task.seed);
     await this.acquire(rec);
     try {

@@ -41,6 +41,8 @@ export class OviError extends Error {
   readonly httpStatus?: number;
   readonly retryable: boolean;
   readonly retryAfterMs?: number;
+  /** A submit failed after an attempt that Runware may have acted on (lost answer): the task may exist. */
+  unconfirmed?: boolean;
 
   constructor(init: OviErrorInit) {
     super(init.message);

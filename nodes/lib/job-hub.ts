@@ -118,7 +118,10 @@ export class JobHub {
     const rec = this.records.get(uuid) ?? late?.rec;
     if (!rec) return undefined;
     this.unclaimed.delete(uuid);
+    const changed = rec.ownerId !== ownerId;
     rec.ownerId = ownerId;
+    // Persist the owner: after a restart, results must leave from the node that claimed the task.
+    if (changed && !rec.done) this.events.changed(rec);
     if (deadline !== undefined && !rec.done) {
       rec.deadline = deadline;
       if (deadline < this.armedFor) this.armDeadlines();
@@ -145,7 +148,11 @@ export class JobHub {
   addSink(id: string, sink: Sink, kind: SinkKind): void {
     this.sinks.set(id, { sink, kind });
     for (const rec of [...this.records.values(), ...[...this.unclaimed.values()].map((u) => u.rec)]) {
-      if (rec.ownerId === id && rec.parked && rec.parked.length > 0) this.replay(rec, sink);
+      if (!rec.parked || rec.parked.length === 0) continue;
+      // A resumed poll-mode task that no ovi poll node had claimed before the restart (queued, or
+      // claimed too late to be saved): the msg that would have claimed it died with the old process.
+      if (kind === 'poll' && rec.resumed && rec.via === 'poll' && !rec.ownerId) rec.ownerId = id;
+      if (rec.ownerId === id) this.replay(rec, sink);
     }
   }
 
@@ -215,8 +222,9 @@ export class JobHub {
 
   private emit(rec: JobRecord, call: (s: Sink) => void, what: string, parked: Parked): void {
     let sink = rec.ownerId ? this.sinks.get(rec.ownerId)?.sink : undefined;
-    if (!sink && rec.resumed && rec.ownerId) {
-      // The node that owned this task before the restart is gone: any ovi poll of this account will do.
+    if (!sink && rec.resumed && (rec.ownerId || rec.via === 'poll')) {
+      // The node that owned this task before the restart is gone, or no node had claimed it yet
+      // (its msg died with the old process): any ovi poll of this account will do.
       const fallback = [...this.sinks.entries()].find(([, e]) => e.kind === 'poll');
       if (fallback) {
         this.events.rerouted(rec, fallback[0]);

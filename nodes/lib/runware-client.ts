@@ -285,6 +285,7 @@ export class RunwareClient {
    */
   async submit(task: Record<string, unknown> & { taskUUID: string }, signal?: AbortSignal): Promise<ResultItem> {
     const uuid = task.taskUUID;
+    let mayExist = false; // some attempt failed after Runware may have accepted the task
     for (let attempt = 0; ; attempt++) {
       try {
         const env = await this.postOnce([task], signal);
@@ -296,11 +297,13 @@ export class RunwareClient {
         const err = e as OviError;
         // Our own earlier attempt got through: the task is running, which is what we wanted.
         if (attempt > 0 && err.rawCode === 'duplicateTaskUUID') return { taskType: 'videoInference', taskUUID: uuid };
+        if (mayHaveReached(err)) mayExist = true;
         if (!err.retryable || attempt >= this.opts.retry.retries) {
           if (err.retryable && err.code !== 'rateLimit' && err.code !== 'cancelled' && (await this.exists(uuid, signal))) {
             return { taskType: 'videoInference', taskUUID: uuid };
           }
           err.taskUUID = uuid;
+          if (mayExist && err.retryable && err.code !== 'cancelled') err.unconfirmed = true;
           throw err;
         }
         if (err.code !== 'rateLimit' && (await this.exists(uuid, signal))) return { taskType: 'videoInference', taskUUID: uuid };
@@ -368,6 +371,12 @@ export class RunwareClient {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
+}
+
+/** The request went out and no verdict came back (lost or cut answer, timeout): Runware may have acted on it. */
+function mayHaveReached(err: OviError): boolean {
+  if (err.code === 'timeout' || err.code === 'protocol') return true;
+  return err.code === 'network' && !/^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$/.test(err.rawCode ?? '');
 }
 
 function isRetryableStatus(status: number): boolean {

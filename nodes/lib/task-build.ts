@@ -110,6 +110,16 @@ export interface BuiltTask {
   plain: Obj; // the same as plain JSON for msg.ovi.task
 }
 
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (Buffer.isBuffer(v)) return 'a Buffer';
+  if (v instanceof Date) return 'a Date';
+  if (typeof v === 'object') return 'an object of class ' + ((v as object).constructor?.name ?? 'unknown');
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
+  return typeof v === 'bigint' || typeof v === 'number' ? String(v) : typeof v;
+}
+
 function validationError(issues: { path: string; fields?: string[]; message: string }[]): OviError {
   const first = issues[0];
   return new OviError({
@@ -132,6 +142,15 @@ export function buildTask(input: BuildInput): BuiltTask {
   if (task.taskType === undefined) task.taskType = 'videoInference';
   if (task.model === undefined) task.model = MODEL_ID;
   if (task.deliveryMethod === undefined) task.deliveryMethod = 'async';
+
+  // A Date, Buffer or class instance is an object to zod: check the groups are plain objects first
+  // (else a Date passes as {} and a Buffer yields one "unknown field" per Buffer method).
+  const badGroups = NESTED_GROUPS.filter((g) => task[g] !== undefined && !isPlainObject(task[g]));
+  if (badGroups.length > 0) {
+    const err = validationError(badGroups.map((g) => ({ path: g, message: g + ' must be an object, got ' + kindOf(task[g]) })));
+    if (typeof task.taskUUID === 'string') err.taskUUID = task.taskUUID;
+    throw err;
+  }
 
   const result = validateTask(task);
   if (!result.ok) {
