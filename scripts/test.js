@@ -11,7 +11,12 @@ const pkg = require(path.join(root, 'package.json'));
 
 function step(name, cmd, args) {
   console.log('\n== ' + name);
-  execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  try {
+    execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  } catch {
+    console.log('\n' + name + ' failed (see above)\n0 passed, 1 failed, 0 skipped');
+    process.exit(1);
+  }
 }
 
 step('build', process.execPath, [path.join(root, 'scripts', 'build.js')]);
