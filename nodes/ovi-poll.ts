@@ -48,10 +48,13 @@ export = function (RED: RED) {
     const abort = new AbortController();
     let ticker: NodeJS.Timeout | undefined;
 
+    let lastDone = '';
+    /** Runs on input and then once a second while tasks wait (not per result: status is an editor event). */
     function showStatus(): void {
       if (waiting.size === 0) {
         if (ticker) clearInterval(ticker);
         ticker = undefined;
+        if (lastDone) node.status({ fill: 'green', shape: 'dot', text: 'done ' + lastDone });
         return;
       }
       // A Map iterates in insertion order: its first entry is the task waiting longest.
@@ -97,8 +100,10 @@ export = function (RED: RED) {
               settle(w);
             }
           });
-        if (complete) node.status({ fill: 'green', shape: 'dot', text: 'done ' + rec.taskUUID.slice(0, 8) });
-        showStatus();
+        if (complete) {
+          lastDone = rec.taskUUID.slice(0, 8);
+          if (waiting.size === 0) showStatus();
+        }
       },
       failure(rec: JobRecord, err: OviError) {
         const w = waiting.get(rec.taskUUID);

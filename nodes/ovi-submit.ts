@@ -119,20 +119,25 @@ export = function (RED: RED) {
     // Keep the counts in the status current while this account has work (not only at submit time).
     let lastSubmitted = '';
     const account = configNode(RED, def.config)?.account;
-    const unsubscribe = account?.onChange(() => {
-      if (!lastSubmitted) return;
+    // Throttled: node.status is a runtime event sent to every editor, and counts change per task.
+    let statusTimer: NodeJS.Timeout | undefined;
+    const refreshCounts = () => {
+      statusTimer = undefined;
+      if (!lastSubmitted || !account) return;
       const busy = account.running + account.queued > 0;
       const counts = busy ? ' · running ' + account.running + (account.queued ? ' · queued ' + account.queued : '') : ' · all done';
       showStatus(busy ? 'green' : 'grey', 'submitted ' + lastSubmitted + counts, busy ? 'dot' : 'ring');
+    };
+    const unsubscribe = account?.onChange(() => {
+      statusTimer ??= setTimeout(refreshCounts, 250);
     });
 
     node.on('input', (msg, send, done) => {
-      showStatus('blue', 'submitting');
+      if (!lastSubmitted) showStatus('blue', 'submitting');
       handle(msg, send)
         .then(() => {
           lastSubmitted = String(msg.taskUUID).slice(0, 8);
-          const counts = account ? ' · running ' + account.running + (account.queued ? ' · queued ' + account.queued : '') : '';
-          showStatus('green', 'submitted ' + lastSubmitted + counts);
+          statusTimer ??= setTimeout(refreshCounts, 250);
           done();
         })
         .catch((e: unknown) => {
@@ -152,6 +157,7 @@ export = function (RED: RED) {
 
     node.on('close', (_removed, done) => {
       unsubscribe?.();
+      if (statusTimer) clearTimeout(statusTimer);
       node.status({});
       done();
     });

@@ -196,7 +196,8 @@ describe('results: output modes, uploads, cost and budget', function () {
     const results = collector('results');
     helper.getNode('submit').receive({ payload: 'status' });
     await results.next(1);
-    await sleep(50);
+    // The status is throttled (a quarter second): give the last refresh time to land.
+    for (let i = 0; i < 20 && !/ · all done$/.test(statuses[statuses.length - 1] || ''); i++) await sleep(50);
     assert.ok(
       statuses.some((t) => / · running 1$/.test(t || '')),
       JSON.stringify(statuses),
