@@ -5,9 +5,8 @@
  */
 import { OviError } from './lib/errors';
 import { configNode, numberSetting } from './lib/config-ref';
-import { isUuidV4 } from './lib/field-check';
 import { JobRecord, Sink } from './lib/job-hub';
-import { isPlainObject } from './lib/task-build';
+import { isPlainObject, isUuidV4 } from './lib/field-check';
 import { formatElapsed, resultMsg } from './lib/result-msg';
 import { applyOutput, outputOptionsFrom } from './lib/result-output';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from './lib/red-types';

@@ -6,16 +6,12 @@ import { OviError } from './lib/errors';
 import { configNode, numberSetting, OviConfigNode } from './lib/config-ref';
 import { imageToInput } from './lib/image-input';
 import { JobRecord } from './lib/job-hub';
-import { isLocalUrl, joinUrl, snapshotMsg } from './lib/msg-snapshot';
+import { isLocalUrl, joinUrl, replaceToken, snapshotMsg } from './lib/msg-snapshot';
 import { DEFAULT_TIMING } from './lib/poll-scheduler';
 import { buildTask } from './lib/task-build';
 import type { Node, NodeDef, NodeMessage, RED, SendFn } from './lib/red-types';
 
 type Delivery = 'poll' | 'webhook' | 'custom';
-
-function maskToken(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1***');
-}
 
 interface WebhookTarget {
   url: string;
@@ -111,7 +107,7 @@ export = function (RED: RED) {
       msg.payload = ack;
       // msg.ovi.task is the task as sent, minus secrets: the webhook token stays out of msgs.
       const shown = { ...built.plain };
-      if (typeof shown.webhookURL === 'string') shown.webhookURL = maskToken(shown.webhookURL);
+      if (typeof shown.webhookURL === 'string') shown.webhookURL = replaceToken(shown.webhookURL, '***');
       msg.ovi = { task: shown, delivery, submittedAt: new Date(now).toISOString() };
       send(msg);
     }

@@ -34,6 +34,7 @@ const {
   exampleEnv,
   request,
   collectorServer,
+  collectorPost,
   deploy,
   sleep,
 } = require('./support/real-node-red');
@@ -96,26 +97,7 @@ function instrument(example, collectorUrl, { tabId, mediaRoot }) {
         y,
         wires: [[id + '.post']],
       },
-      {
-        id: id + '.post',
-        type: 'http request',
-        z: tab.id,
-        name: 'POST ' + urlPath,
-        method: 'POST',
-        ret: 'txt',
-        paytoqs: 'ignore',
-        url: collectorUrl + urlPath,
-        tls: '',
-        persist: false,
-        proxy: '',
-        insecureHTTPParser: false,
-        authType: '',
-        senderr: false,
-        headers: [],
-        x: 900,
-        y,
-        wires: [[]],
-      },
+      collectorPost({ id: id + '.post', z: tab.id, url: collectorUrl + urlPath, name: 'POST ' + urlPath, y }),
     );
     y += 40;
     return id;

@@ -166,6 +166,16 @@ describe('every task field (set, overridden, out of range)', function () {
     });
   }
 
+  it('a Date or a Buffer as a group object is refused by the schema, naming its class, zero requests', async () => {
+    const a = await run({}, { payload: { positivePrompt: 'x', advancedFeatures: new Date(0) } });
+    assert.strictEqual(a.err.error.message, 'advancedFeatures must be an object, got a Date');
+    assert.strictEqual(apiRequests(sim).length, 0, 'nothing reached Runware');
+    await helper.unload();
+    const b = await run({}, { payload: { positivePrompt: 'x', safety: Buffer.from('x') } });
+    assert.strictEqual(b.err.error.message, 'safety must be an object, got a Buffer');
+    assert.strictEqual(apiRequests(sim).length, 0, 'nothing reached Runware');
+  });
+
   it('names the range in the message (videoCFGScale 12)', async () => {
     const r = await run({}, { payload: { positivePrompt: 'x', advancedFeatures: { videoCFGScale: 12 } } });
     assert.strictEqual(r.err.error.message, 'advancedFeatures.videoCFGScale must be a number between 0 and 10, got 12');

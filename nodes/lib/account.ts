@@ -12,6 +12,7 @@ import { OviError } from './errors';
 import { JobHub, JobRecord, Sink, SinkKind } from './job-hub';
 import { MemoryStore, PersistedJob, PersistedState, Persister, StateStore } from './job-store';
 import { parseLossless, stringifyLossless } from './lossless-json';
+import { replaceToken } from './msg-snapshot';
 import { DEFAULT_TIMING, Logger, PollScheduler, PollTiming } from './poll-scheduler';
 import { ClientOptions, ResultItem, RunwareClient } from './runware-client';
 
@@ -26,7 +27,6 @@ export interface AccountOptions extends ClientOptions {
 
 /** Stands for the webhook token in persisted tasks: the store is a plain file, the token a credential. */
 const TOKEN_SLOT = '{ovi-webhook-token}';
-const TOKEN_RE = /([?&]token=)[^&#]*/;
 
 interface Waiting {
   rec: JobRecord;
@@ -184,7 +184,7 @@ export class Account {
     }
     rec.state = 'queued';
     // The store is a plain file and the webhook token a credential: persist a placeholder for it.
-    rec.wire = stringifyLossless(typeof task.webhookURL === 'string' ? { ...task, webhookURL: task.webhookURL.replace(TOKEN_RE, '$1' + TOKEN_SLOT) } : task);
+    rec.wire = stringifyLossless(typeof task.webhookURL === 'string' ? { ...task, webhookURL: replaceToken(task.webhookURL, TOKEN_SLOT) } : task);
     this.hub.add(rec);
     await this.persister.persist(rec.taskUUID);
     await this.acquire(rec, onQueued);

@@ -38,7 +38,18 @@ export function describe(value: unknown): string {
   if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
+  if (typeof value !== 'object') return typeof value;
+  // A Date, Buffer or other class instance: say which, "an object" would read as acceptable.
+  const proto = Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null;
+  const name = proto && proto !== Object.prototype ? proto.constructor?.name : undefined;
+  return name ? 'a ' + name : 'an object';
+}
+
+/** A JSON-like object: its prototype is Object.prototype or null (not a Date, Buffer, Map, ...). */
+export function isPlainObject(value: unknown): value is { [key: string]: unknown } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 function rangeText(meta: FieldMeta): string {

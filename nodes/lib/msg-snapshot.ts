@@ -43,3 +43,8 @@ export function joinUrl(base: string, ...parts: string[]): string {
   }
   return out;
 }
+
+/** The webhook token in a webhookURL (?token=...) replaced, e.g. by "***" for msgs or a placeholder for the job store. */
+export function replaceToken(url: string, by: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, (_m, key: string) => key + by);
+}

@@ -15,6 +15,7 @@ import {
   renderPath,
   writeAtomic,
 } from './media-output';
+import { numberSetting } from './config-ref';
 import { ResultItem } from './runware-client';
 import type { NodeMessage } from './red-types';
 
@@ -49,17 +50,13 @@ export async function applyOutput(msg: NodeMessage, item: ResultItem, opts: Outp
 
 /** A node's output settings (ovi poll, ovi webhook), from its properties. */
 export function outputOptionsFrom(def: Record<string, unknown>, baseDir: string): OutputOptions {
-  const num = (v: unknown, fallback: number, min: number) => {
-    const n = typeof v === 'number' ? v : v === '' || v === undefined || v === null ? NaN : Number(v);
-    return Number.isFinite(n) && n >= min ? n : fallback;
-  };
   return {
     mode: outputMode(def.output),
     filePath: typeof def.filePath === 'string' && def.filePath.trim() ? def.filePath.trim() : DEFAULT_FILE_PATH,
-    maxBytes: num(def.maxBytes, DEFAULT_MAX_BYTES, 1),
-    timeoutMs: num(def.downloadTimeout, DEFAULT_DOWNLOAD_TIMEOUT_S, 1) * 1000,
+    maxBytes: numberSetting(def.maxBytes, DEFAULT_MAX_BYTES, 1),
+    timeoutMs: numberSetting(def.downloadTimeout, DEFAULT_DOWNLOAD_TIMEOUT_S, 1) * 1000,
     retries: 3,
-    retentionDays: num(def.retentionDays, 0, 0),
+    retentionDays: numberSetting(def.retentionDays, 0, 0),
     baseDir,
   };
 }

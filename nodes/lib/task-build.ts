@@ -6,19 +6,13 @@
  */
 import { randomUUID } from 'crypto';
 import { OviError } from './errors';
-import { FieldMeta } from './field-check';
+import { FieldMeta, isPlainObject } from './field-check';
 import { NESTED_GROUPS, MODEL_ID, Task, plainTask, taskFields, validateTask } from './task-schema';
 
 type Obj = Record<string, unknown>;
 
 /** Fields the node sets itself or takes from dedicated inputs, not from the per-field settings. */
 const NOT_A_SETTING = new Set(['taskType', 'taskUUID', 'model', 'deliveryMethod', 'outputType', 'positivePrompt', 'inputs.image', 'webhookURL']);
-
-export function isPlainObject(v: unknown): v is Obj {
-  if (v === null || typeof v !== 'object' || Array.isArray(v) || Buffer.isBuffer(v)) return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-}
 
 /** Assign without ever touching a prototype, whatever the key (`__proto__` included). */
 function setOwn(obj: Obj, key: string, value: unknown): void {
@@ -110,16 +104,6 @@ export interface BuiltTask {
   plain: Obj; // the same as plain JSON for msg.ovi.task
 }
 
-function kindOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (Buffer.isBuffer(v)) return 'a Buffer';
-  if (v instanceof Date) return 'a Date';
-  if (typeof v === 'object') return 'an object of class ' + ((v as object).constructor?.name ?? 'unknown');
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
-  return typeof v === 'bigint' || typeof v === 'number' ? String(v) : typeof v;
-}
-
 function validationError(issues: { path: string; fields?: string[]; message: string }[]): OviError {
   const first = issues[0];
   return new OviError({
@@ -142,15 +126,6 @@ export function buildTask(input: BuildInput): BuiltTask {
   if (task.taskType === undefined) task.taskType = 'videoInference';
   if (task.model === undefined) task.model = MODEL_ID;
   if (task.deliveryMethod === undefined) task.deliveryMethod = 'async';
-
-  // A Date, Buffer or class instance is an object to zod: check the groups are plain objects first
-  // (else a Date passes as {} and a Buffer yields one "unknown field" per Buffer method).
-  const badGroups = NESTED_GROUPS.filter((g) => task[g] !== undefined && !isPlainObject(task[g]));
-  if (badGroups.length > 0) {
-    const err = validationError(badGroups.map((g) => ({ path: g, message: g + ' must be an object, got ' + kindOf(task[g]) })));
-    if (typeof task.taskUUID === 'string') err.taskUUID = task.taskUUID;
-    throw err;
-  }
 
   const result = validateTask(task);
   if (!result.ok) {

@@ -17,6 +17,7 @@ import {
   isUuidV4,
   seedInRange,
   describe,
+  isPlainObject,
 } from './field-check';
 
 export const MODEL_ID = 'runware:190@1';
@@ -318,6 +319,12 @@ export function formatIssues(input: unknown, issues: readonly z.core.$ZodIssue[]
 export type ValidationResult = { ok: true; task: Task } | { ok: false; issues: FieldIssue[] };
 
 export function validateTask(input: unknown): ValidationResult {
+  // zod takes any object for a group (a Date passes as {}, a Buffer yields one "unknown field" per
+  // method): the groups must be plain objects before the schema looks inside them.
+  if (isPlainObject(input)) {
+    const bad = NESTED_GROUPS.filter((g) => input[g] !== undefined && !isPlainObject(input[g]));
+    if (bad.length > 0) return { ok: false, issues: bad.map((g) => ({ path: g, message: g + ' must be an object, got ' + describe(input[g]) })) };
+  }
   const result = TaskSchema.safeParse(input);
   if (result.success) return { ok: true, task: result.data };
   return { ok: false, issues: formatIssues(input, result.error.issues) };

@@ -9,6 +9,7 @@ const os = require('os');
 const path = require('path');
 const v8 = require('v8');
 const vm = require('vm');
+const { collectorPost } = require('../support/real-node-red');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -256,26 +257,7 @@ function restartFlow({
 }) {
   const id = (s) => prefix + '.' + s;
   const z = id('tab');
-  const report = (nodeId, urlPath, y) => ({
-    id: nodeId,
-    type: 'http request',
-    z,
-    name: 'report ' + urlPath,
-    method: 'POST',
-    ret: 'txt',
-    paytoqs: 'ignore',
-    url: collectorUrl + urlPath,
-    tls: '',
-    persist: false,
-    proxy: '',
-    insecureHTTPParser: false,
-    authType: '',
-    senderr: false,
-    headers: [],
-    x: 900,
-    y,
-    wires: [[]],
-  });
+  const report = (nodeId, urlPath, y) => collectorPost({ id: nodeId, z, url: collectorUrl + urlPath, name: 'report ' + urlPath, y });
   return [
     { id: z, type: 'tab', label: 'reliability', disabled: false, info: '' },
     {

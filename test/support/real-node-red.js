@@ -357,6 +357,30 @@ async function collectorServer() {
 
 // ---------------------------------------------------------------- flows
 
+/** A core `http request` node that POSTs each msg it gets to a test collector (see collectorServer). */
+function collectorPost({ id, z, url, name, x = 900, y }) {
+  return {
+    id,
+    type: 'http request',
+    z,
+    name,
+    method: 'POST',
+    ret: 'txt',
+    paytoqs: 'ignore',
+    url,
+    tls: '',
+    persist: false,
+    proxy: '',
+    insecureHTTPParser: false,
+    authType: '',
+    senderr: false,
+    headers: [],
+    x,
+    y,
+    wires: [[]],
+  };
+}
+
 /**
  * An example flow made deployable and observable: every flow node on one tab; each result of an
  * `ovi-poll` or `ovi-webhook` node also goes to an `http request` node POSTing its result item to `<collector>/result`,
@@ -386,26 +410,7 @@ function instrumentExample(exampleNodes, collectorUrl, { mediaRoot } = {}) {
     }
     return copy;
   });
-  const report = (id, urlPath, y) => ({
-    id,
-    type: 'http request',
-    z: tab.id,
-    name: 'report ' + urlPath,
-    method: 'POST',
-    ret: 'txt',
-    paytoqs: 'ignore',
-    url: collectorUrl + urlPath,
-    tls: '',
-    persist: false,
-    proxy: '',
-    insecureHTTPParser: false,
-    authType: '',
-    senderr: false,
-    headers: [],
-    x: 900,
-    y,
-    wires: [[]],
-  });
+  const report = (id, urlPath, y) => collectorPost({ id, z: tab.id, url: collectorUrl + urlPath, name: 'report ' + urlPath, y });
   const extra = [report('ovi.test.result', '/result', 300), report('ovi.test.error', '/error', 360)];
   const toPayload = {
     id: 'ovi.test.errpayload',
@@ -508,6 +513,7 @@ module.exports = {
   exampleEnv,
   request,
   collectorServer,
+  collectorPost,
   instrumentExample,
   deploy,
   runExample,
