@@ -9,30 +9,39 @@ import { ContextStore, FileStore, MemoryStore, StateStore } from './lib/job-stor
 import { DEFAULT_RETRY, RunwareClient } from './lib/runware-client';
 import * as path from 'path';
 import { DEFAULT_ENDPOINT, OviConfigNode, apiKeyFor, isOviConfig, numberSetting, resolveEnv } from './lib/config-ref';
+import { isLocalUrl } from './lib/msg-snapshot';
+import { NODE_DEFAULTS, setting } from './lib/node-defaults';
+import { isPrivateHost } from './lib/safe-download';
 import type { HttpRequest, HttpResponse, Node, NodeDef, RED } from './lib/red-types';
+
+const D = NODE_DEFAULTS['ovi-config'];
 
 export = function (RED: RED) {
   function OviConfig(this: Node, config: NodeDef) {
     RED.nodes.createNode(this, config);
     const node = this as OviConfigNode;
-    node.endpoint = String(config.endpoint || DEFAULT_ENDPOINT).trim();
-    node.publicUrl = String(config.publicUrl || '')
+    const get = (key: string) => setting('ovi-config', config, key);
+    node.endpoint = String(get('endpoint')).trim();
+    node.publicUrl = String(get('publicUrl') ?? '')
       .trim()
       .replace(/\/+$/, '');
-    const retries = numberSetting(config.retries, DEFAULT_RETRY.retries, 0);
-    const budget = numberSetting(config.budget, 0, 0);
+    const retries = numberSetting(get('retries'), D.retries as number, 0);
+    const budget = numberSetting(get('budget'), 0, 0);
     node.account = new Account({
       endpoint: node.endpoint,
       apiKey: () => apiKeyFor(node.credentials?.apiKey),
-      timeoutMs: numberSetting(config.timeout, 60, 1) * 1000,
+      timeoutMs: numberSetting(get('timeout'), D.timeout as number, 1) * 1000,
       retry: { ...DEFAULT_RETRY, retries },
-      maxConcurrent: numberSetting(config.maxConcurrent, 10, 0),
+      maxConcurrent: numberSetting(get('maxConcurrent'), D.maxConcurrent as number, 0),
       budget: budget > 0 ? budget : undefined,
-      store: storeFor(RED, node, config.store),
+      costEstimate: numberSetting(get('costEstimate'), 0, 0) || undefined,
+      requireCost: get('requireCost') === true || get('requireCost') === 'true',
+      store: storeFor(RED, node, get('store')),
       // The stored token (stable across restarts), else the running node's (possibly temporary) one.
       webhookToken: (id) => resolveEnv(RED.nodes.getCredentials(id)?.token) || (RED.nodes.getNode(id) as { webhookToken?: string } | null)?.webhookToken,
       logger: { warn: (t) => node.warn(t), debug: (t) => node.debug(t) },
     });
+    for (const w of cleartextWarnings(node.endpoint, node.publicUrl)) node.warn(w);
     node.on('close', (_removed, done) => {
       node.account.close().then(done, done);
     });
@@ -50,14 +59,39 @@ export = function (RED: RED) {
     });
   }
 
-  // "Test connection" in the editor: works for a config node that is not deployed yet (the key typed
-  // in the dialog, or the stored one), answers ok / invalidKey / unreachable, never echoes the key.
+  // "Test connection" in the editor. A stored secret (the credential, or RUNWARE_API_KEY) goes only
+  // to the endpoint of the deployed config node it belongs to (or, for the environment key without a
+  // deployed node, to Runware's own API); any other endpoint needs the key typed in the dialog.
+  // JSON bodies only: Node-RED's admin API also parses form posts, which any web page can send.
   if (RED.httpAdmin && RED.auth) {
     RED.httpAdmin.post('/ovi/test-connection', RED.auth.needsPermission('ovi-config.write'), (req: HttpRequest, res: HttpResponse) => {
-      void testConnection(RED, req.body).then((answer) => res.json(answer));
+      if (!/^application\/json\b/i.test(String(req.headers['content-type'] ?? ''))) {
+        return void res.status(415).json({ ok: false, status: 'error', message: 'JSON only' });
+      }
+      testConnection(RED, req.body).then(
+        (answer) => res.json(answer),
+        () => res.status(500).json({ ok: false, status: 'error', message: 'the test failed' }),
+      );
     });
   }
 };
+
+/** Plain http carries the key (endpoint) or the webhook token (public URL) in clear off this machine. */
+function cleartextWarnings(endpoint: string, publicUrl: string): string[] {
+  const out: string[] = [];
+  const offMachine = (url: string) => /^http:\/\//i.test(url) && !isLocalUrl(url) && !isPrivateHost(hostOf(url));
+  if (offMachine(endpoint)) out.push('the endpoint ' + endpoint + ' is plain http: the API key travels in clear to another machine. Use https.');
+  if (offMachine(publicUrl)) out.push('the public URL ' + publicUrl + ' is plain http: webhook tokens and results travel in clear. Use https.');
+  return out;
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return '';
+  }
+}
 
 /**
  * Jobs in flight survive restarts: by default in <userDir>/.ovi/jobs-<config id>.json; with a store
@@ -71,18 +105,54 @@ function storeFor(RED: RED, node: Node, store: unknown): StateStore {
 
 interface TestAnswer {
   ok: boolean;
-  status: 'ok' | 'invalidKey' | 'unreachable' | 'noKey' | 'error';
+  status: 'ok' | 'invalidKey' | 'unreachable' | 'noKey' | 'needKey' | 'error';
   message: string;
+}
+
+/** The key and endpoint a test may use, or why not. */
+function credentialsFor(RED: RED, b: Record<string, unknown>): { key?: string; endpoint: string } | TestAnswer {
+  const id = typeof b.id === 'string' ? b.id : '';
+  const asked = typeof b.endpoint === 'string' ? b.endpoint.trim() : '';
+  // "__PWRD__" (unchanged in the dialog) or absent: the stored key. A typed key is the caller's own.
+  const typed = typeof b.apiKey === 'string' && b.apiKey !== '__PWRD__' && b.apiKey !== '' ? b.apiKey : undefined;
+  if (typed !== undefined) {
+    if (/\$\{/.test(asked))
+      return { ok: false, status: 'error', message: 'environment variables are not expanded in a test: deploy first, or type the full endpoint' };
+    return { key: resolveEnv(typed) === typed ? typed : undefined, endpoint: asked || DEFAULT_ENDPOINT };
+  }
+  const deployed = id ? RED.nodes.getNode(id) : null;
+  if (isOviConfig(deployed)) {
+    const configured = rawEndpointOf(RED, id); // as written, e.g. "${RUNWARE_ENDPOINT}"
+    if (asked === '' || asked === deployed.endpoint || (configured !== undefined && asked === configured)) {
+      return { key: apiKeyFor(RED.nodes.getCredentials(id)?.apiKey), endpoint: deployed.endpoint };
+    }
+    return {
+      ok: false,
+      status: 'needKey',
+      message: 'the stored key is only sent to the deployed endpoint (' + deployed.endpoint + '): deploy the new endpoint first, or type the key here',
+    };
+  }
+  // Not deployed: only the environment's key, and only to Runware's own API.
+  if (asked !== '' && asked !== DEFAULT_ENDPOINT) {
+    return { ok: false, status: 'needKey', message: 'type the API key to test another endpoint (a stored key is only sent to the deployed endpoint)' };
+  }
+  return { key: process.env.RUNWARE_API_KEY || undefined, endpoint: DEFAULT_ENDPOINT };
+}
+
+/** The endpoint as written in the deployed config (e.g. "${RUNWARE_ENDPOINT}"), if Node-RED shows it. */
+function rawEndpointOf(RED: RED, id: string): string | undefined {
+  let found: string | undefined;
+  RED.nodes.eachNode?.((n) => {
+    if (n.id === id && typeof n.endpoint === 'string') found = n.endpoint.trim();
+  });
+  return found;
 }
 
 async function testConnection(RED: RED, body: unknown): Promise<TestAnswer> {
   const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
-  const id = typeof b.id === 'string' ? b.id : '';
-  // Absent or "__PWRD__" (unchanged in the dialog): the stored key. "" (cleared): the environment only.
-  const given = typeof b.apiKey === 'string' && b.apiKey !== '__PWRD__' ? b.apiKey : undefined;
-  const key = given !== undefined ? apiKeyFor(given || undefined) : apiKeyFor(id ? RED.nodes.getCredentials(id)?.apiKey : undefined);
-  const endpointRaw = typeof b.endpoint === 'string' && b.endpoint.trim() ? b.endpoint.trim() : DEFAULT_ENDPOINT;
-  const endpoint = endpointRaw.replace(/\$\{(\w+)\}/g, (_m, name: string) => process.env[name] ?? '');
+  const chosen = credentialsFor(RED, b);
+  if ('status' in chosen) return chosen;
+  const { key, endpoint } = chosen;
   if (!/^https?:\/\/[^\s/]+/i.test(endpoint)) return { ok: false, status: 'error', message: 'the endpoint must be an http(s) URL' };
   if (!key) return { ok: false, status: 'noKey', message: 'no API key: type one, or set RUNWARE_API_KEY' };
   const client = new RunwareClient({ endpoint, apiKey: () => key, timeoutMs: 10_000, retry: { retries: 0, baseMs: 0, maxMs: 0 } });
@@ -92,9 +162,9 @@ async function testConnection(RED: RED, body: unknown): Promise<TestAnswer> {
     return { ok: true, status: 'ok', message: 'connected' };
   } catch (e) {
     const err = e as OviError;
-    const message = redact(err.message ?? String(e), [key]);
+    const message = redact(err.message ?? String(e), [key]).slice(0, 300);
     if (err.code === 'notFound' || err.code === 'validation') return { ok: true, status: 'ok', message: 'connected' };
-    if (err.code === 'auth') return { ok: false, status: 'invalidKey', message: 'the API key was refused' };
+    if (err.code === 'auth') return { ok: false, status: 'invalidKey', message: '' };
     if (err.code === 'network' || err.code === 'timeout') return { ok: false, status: 'unreachable', message };
     return { ok: false, status: 'error', message };
   } finally {

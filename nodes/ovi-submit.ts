@@ -2,12 +2,17 @@
  * ovi submit: one msg in → one validated videoInference task submitted (async) → the msg out with
  * msg.taskUUID and the acknowledgment. Invalid input never reaches Runware: it fails via done(err).
  */
-import { OviError } from './lib/errors';
+import { OviError, shortText } from './lib/errors';
 import { configNode, numberSetting, OviConfigNode } from './lib/config-ref';
+import { checkFieldValue } from './lib/field-check';
+import { FlowNode, reachable } from './lib/flow-wiring';
 import { imageToInput } from './lib/image-input';
 import { JobRecord } from './lib/job-hub';
 import { isLocalUrl, joinUrl, replaceToken, snapshotMsg } from './lib/msg-snapshot';
+import { NODE_DEFAULTS, setting, typedInput } from './lib/node-defaults';
+import { errorStatus, reportError, safely, toNodeError } from './lib/node-emit';
 import { DEFAULT_TIMING } from './lib/poll-scheduler';
+import { failureMsg } from './lib/result-msg';
 import { buildTask } from './lib/task-build';
 import type { Node, NodeDef, NodeMessage, RED, SendFn } from './lib/red-types';
 
@@ -18,11 +23,30 @@ interface WebhookTarget {
   ownerId: string;
 }
 
+const looksLikeImage = (v: string) => checkFieldValue({ path: 'inputs.image', group: 'core', kind: 'image' }, v) === null;
+
 export = function (RED: RED) {
-  function evaluate(value: unknown, type: unknown, node: Node, msg: NodeMessage): Promise<unknown> {
-    if (typeof type !== 'string' || type === '') return Promise.resolve(value);
+  function evaluate(what: string, input: { type: string; value: string } | undefined, node: Node, msg: NodeMessage): Promise<unknown> {
+    if (!input) return Promise.resolve(undefined);
+    if (input.type === 'str') return Promise.resolve(input.value);
     return new Promise((resolve, reject) => {
-      RED.util.evaluateNodeProperty(value, type, node, msg, (err, result) => (err ? reject(err) : resolve(result)));
+      try {
+        RED.util.evaluateNodeProperty(input.value, input.type, node, msg, (err, result) =>
+          err
+            ? reject(
+                new OviError({
+                  code: 'validation',
+                  parameter: what,
+                  message: what + ' (' + input.type + ' ' + input.value + ') could not be read: ' + err.message,
+                }),
+              )
+            : resolve(result),
+        );
+      } catch (e) {
+        reject(
+          new OviError({ code: 'validation', parameter: what, message: what + ' (' + input.type + ' ' + input.value + ') could not be read: ' + String(e) }),
+        );
+      }
     });
   }
 
@@ -48,9 +72,14 @@ export = function (RED: RED) {
   function OviSubmit(this: Node, def: NodeDef) {
     RED.nodes.createNode(this, def);
     const node = this;
-    const delivery: Delivery = def.delivery === 'webhook' || def.delivery === 'custom' ? def.delivery : 'poll';
-    const timeoutMs = numberSetting(def.timeout, 1200, 1) * 1000;
-    const fallbackMs = numberSetting(def.fallbackAfter, 0, 0) * 1000;
+    const get = (key: string) => setting('ovi-submit', def, key);
+    const rawDelivery = get('delivery');
+    const delivery: Delivery = rawDelivery === 'webhook' || rawDelivery === 'custom' ? rawDelivery : 'poll';
+    const timeoutMs = numberSetting(get('timeout'), NODE_DEFAULTS['ovi-submit'].timeout as number, 1) * 1000;
+    const fallbackMs = numberSetting(get('fallbackAfter'), 0, 0) * 1000;
+    const promptInput = typedInput('prompt', def.positivePrompt, def.positivePromptType);
+    const imageInput = typedInput('image', def.image, def.imageType, looksLikeImage);
+    const promptIsPayload = promptInput?.type === 'msg' && promptInput.value === 'payload';
 
     const showStatus = (fill: 'blue' | 'green' | 'yellow' | 'red' | 'grey', text: string, shape: 'dot' | 'ring' = 'dot') => node.status({ fill, shape, text });
 
@@ -58,18 +87,35 @@ export = function (RED: RED) {
       const config = configNode(RED, def.config);
       if (!config) throw new OviError({ code: 'validation', parameter: 'config', message: 'no ovi-config node is selected (or it failed to start)' });
 
-      const prompt = await evaluate(def.positivePrompt, def.positivePromptType, node, msg);
-      const imageSetting = msg.image !== undefined && msg.image !== null ? msg.image : await evaluate(def.image, def.imageType ?? 'msg', node, msg);
-      const imageSource = msg.image !== undefined && msg.image !== null ? 'msg.image' : 'the image setting';
-      const image = imageSetting === undefined || imageSetting === null || imageSetting === '' ? undefined : imageToInput(imageSetting, imageSource);
+      const prompt = await evaluate('the prompt setting', promptIsPayload ? undefined : promptInput, node, msg);
+      if (prompt !== undefined && prompt !== null && typeof prompt !== 'string') {
+        throw new OviError({
+          code: 'validation',
+          parameter: 'positivePrompt',
+          message:
+            'the prompt setting (' +
+            promptInput?.type +
+            ' ' +
+            promptInput?.value +
+            ') must give text, got a ' +
+            (Array.isArray(prompt) ? 'array' : typeof prompt),
+        });
+      }
+      const fromMsg = msg.image !== undefined && msg.image !== null && msg.image !== '';
+      const imageSetting = fromMsg ? msg.image : await evaluate('the image setting', imageInput, node, msg);
+      const image =
+        imageSetting === undefined || imageSetting === null || imageSetting === ''
+          ? undefined
+          : imageToInput(imageSetting, fromMsg ? 'msg.image' : 'the image setting');
 
       let target: WebhookTarget | undefined;
       let webhookURL: string | undefined;
       if (delivery === 'webhook') {
-        target = webhookTarget(config, def.webhookNode);
+        target = webhookTarget(config, get('webhookNode'));
         webhookURL = target.url;
-      } else if (delivery === 'custom' && typeof def.webhookURL === 'string' && def.webhookURL.trim()) {
-        webhookURL = def.webhookURL.trim();
+      } else if (delivery === 'custom') {
+        const url = get('webhookURL');
+        if (typeof url === 'string' && url.trim()) webhookURL = url.trim();
       }
 
       const built = buildTask({ settings: def, prompt, image, payload: msg.payload, taskUUID: msg.taskUUID, webhookURL });
@@ -86,7 +132,7 @@ export = function (RED: RED) {
         taskUUID: uuid,
         numberResults: task.numberResults ?? 1,
         outputFormat: task.outputFormat ?? 'MP4',
-        via: target ? 'webhook' : 'poll',
+        via: target ? 'webhook' : delivery === 'custom' ? 'custom' : 'poll',
         ownerId: target?.ownerId,
         submitterId: node.id,
         msg: snapshotMsg(msg),
@@ -94,15 +140,17 @@ export = function (RED: RED) {
         deadline: now + timeoutMs,
         pollFrom: target && fallbackMs > 0 ? now + fallbackMs : undefined,
         delivered: [],
+        failed: [],
         done: false,
+        steps: task.steps,
+        hasImage: task.inputs !== undefined,
       };
-      const tracked = delivery !== 'custom';
-      const ack = await config.account.submit(task as Record<string, unknown> & { taskUUID: string }, tracked ? rec : undefined, () =>
+      const ack = await config.account.submit(task as Record<string, unknown> & { taskUUID: string }, rec, () =>
         showStatus('yellow', 'queued ' + (config.account.queued + 1) + ' · running ' + config.account.running, 'ring'),
       );
-      // Poll mode: the account polls from now on and parks results until an ovi poll node claims
-      // the task. Webhook mode polls only as the optional fallback.
-      if (rec.via === 'poll' && tracked) config.account.poll(uuid);
+      // Poll mode: the account polls from now on; an ovi poll node claims the task to emit its
+      // results. Webhook mode polls only as the optional fallback; custom never.
+      if (rec.via === 'poll') config.account.poll(uuid);
       else if (rec.pollFrom !== undefined) config.account.poll(uuid, DEFAULT_TIMING, rec.pollFrom);
       msg.payload = ack;
       // msg.ovi.task is the task as sent, minus secrets: the webhook token stays out of msgs.
@@ -114,7 +162,9 @@ export = function (RED: RED) {
 
     // Keep the counts in the status current while this account has work (not only at submit time).
     let lastSubmitted = '';
-    const account = configNode(RED, def.config)?.account;
+    let wiringWarning = '';
+    const config = configNode(RED, def.config);
+    const account = config?.account;
     // Throttled: node.status is a runtime event sent to every editor, and counts change per task.
     let statusTimer: NodeJS.Timeout | undefined;
     const refreshCounts = () => {
@@ -122,11 +172,30 @@ export = function (RED: RED) {
       if (!lastSubmitted || !account) return;
       const busy = account.running + account.queued > 0;
       const counts = busy ? ' · running ' + account.running + (account.queued ? ' · queued ' + account.queued : '') : ' · all done';
-      showStatus(busy ? 'green' : 'grey', 'submitted ' + lastSubmitted + counts, busy ? 'dot' : 'ring');
+      showStatus(busy ? 'green' : 'grey', 'sent ' + lastSubmitted + counts, busy ? 'dot' : 'ring');
     };
     const unsubscribe = account?.onChange(() => {
       statusTimer ??= setTimeout(refreshCounts, 250);
     });
+
+    // Outcomes that no node can emit (nothing claimed the task): reported here, through Catch nodes.
+    const reporter = (rec: JobRecord, err: OviError) => {
+      const msg = failureMsg(RED.util.cloneMessage(rec.msg) as NodeMessage, rec, 0);
+      delete msg.parts;
+      reportError(node, err, msg);
+      safely(node, 'set status', () => node.status(errorStatus(err)));
+    };
+    account?.addReporter(node.id, reporter);
+
+    // At deploy: does anything collect the results this node's tasks will have?
+    const wiringTimer = setTimeout(() => {
+      safely(node, 'check the wiring', () => {
+        wiringWarning = checkWiring(RED, node, delivery, def);
+        if (!wiringWarning) return;
+        node.warn(wiringWarning);
+        if (!lastSubmitted) showStatus('yellow', shortText(wiringWarning.split(':')[0], 48), 'ring');
+      });
+    }, 0);
 
     node.on('input', (msg, send, done) => {
       if (!lastSubmitted) showStatus('blue', 'submitting');
@@ -137,7 +206,7 @@ export = function (RED: RED) {
           done();
         })
         .catch((e: unknown) => {
-          const err = e instanceof OviError ? e : new OviError({ code: 'validation', message: e instanceof Error ? e.message : String(e), retryable: false });
+          const err = toNodeError(node, e, 'ovi submit');
           if (err.code === 'cancelled') {
             // Closed mid-submit (redeploy, shutdown): the job is persisted and the next instance
             // finishes it, so this is not a failure of the task.
@@ -145,14 +214,15 @@ export = function (RED: RED) {
             return;
           }
           if (err.taskUUID === undefined && typeof msg.taskUUID === 'string') err.taskUUID = msg.taskUUID;
-          msg.error = err.toJSON();
-          showStatus('red', err.code + ': ' + err.message.slice(0, 40), 'ring');
+          safely(node, 'set status', () => node.status(errorStatus(err)));
           done(err);
         });
     });
 
     node.on('close', (_removed, done) => {
+      clearTimeout(wiringTimer);
       unsubscribe?.();
+      account?.removeReporter(node.id, reporter);
       if (statusTimer) clearTimeout(statusTimer);
       node.status({});
       done();
@@ -161,3 +231,26 @@ export = function (RED: RED) {
 
   RED.nodes.registerType('ovi-submit', OviSubmit);
 };
+
+/** A deploy-time warning about results no node will emit, or that leave elsewhere than the help says. */
+function checkWiring(RED: RED, node: Node, delivery: Delivery, def: NodeDef): string {
+  if (!RED.nodes.eachNode || delivery === 'custom') return '';
+  const nodes = new Map<string, FlowNode>();
+  RED.nodes.eachNode((n) => nodes.set(n.id, n as FlowNode));
+  if (!nodes.has(node.id)) return ''; // inside a subflow instance: its wiring is not ours to read
+  const polls = reachable(nodes, node.id, 'ovi-poll').filter((p) => p.config === def.config);
+  if (delivery === 'poll' && polls.length === 0) {
+    return (
+      'no ovi poll is wired after this node: results of its tasks are kept for an ovi poll to claim ' +
+      '(send msg.taskUUID to one), else reported as "unclaimed" errors here; an ovi webhook node emits them only when it is the task\'s webhookURL'
+    );
+  }
+  if (delivery === 'webhook' && polls.length > 0) {
+    return (
+      'delivery is "webhook node" but this node is wired to ovi poll ' +
+      polls.map((p) => p.id).join(', ') +
+      ': that ovi poll claims each task, so results leave from it, not from the ovi webhook node'
+    );
+  }
+  return '';
+}

@@ -158,7 +158,7 @@ describe('results: output modes, uploads, cost and budget', function () {
     const [r1] = await results.next(1);
     assert.strictEqual(r1.payload.cost, 0.0437);
     assert.strictEqual(r1.ovi.cost, 0.0437);
-    assert.deepStrictEqual(helper.getNode('cfg').account.cost, { total: 0.0437, budget: 0.08 });
+    assert.deepStrictEqual(helper.getNode('cfg').account.cost, { total: 0.0437, budget: 0.08, reserved: 0 });
 
     // restart: unload (close flushes the store), load again from the same userDir
     await helper.unload();
@@ -211,7 +211,7 @@ describe('results: output modes, uploads, cost and budget', function () {
     helper.getNode('submit').receive({ payload: 'cost endpoint' });
     await results.next(1);
     const res = await helper.request().get('/ovi/cost/cfg').expect(200);
-    assert.deepStrictEqual(res.body, { total: 0.0437, budget: null });
+    assert.deepStrictEqual(res.body, { total: 0.0437, budget: null, reserved: 0 });
     await helper.request().get('/ovi/cost/nope').expect(404);
   });
 });

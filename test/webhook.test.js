@@ -134,10 +134,10 @@ describe('ovi webhook', function () {
     assert.strictEqual(results.msgs.length, 1);
   });
 
-  it('malformed JSON → 400, not JSON → 415, a body over the limit → 413, not a Runware result → 400', async () => {
+  it('malformed JSON → 400, a form body (not JSON) → 400, a body over the limit → 413, not a Runware result → 400', async () => {
     const { results } = await setup();
     assert.strictEqual((await post('/ovi/results', null, { raw: '{"taskUUID": ' })).status, 400);
-    assert.strictEqual((await post('/ovi/results', null, { raw: 'taskUUID=1', type: 'application/x-www-form-urlencoded' })).status, 415);
+    assert.strictEqual((await post('/ovi/results', null, { raw: 'taskUUID=1', type: 'application/x-www-form-urlencoded' })).status, 400);
     assert.strictEqual((await post('/ovi/results', null, { raw: JSON.stringify({ pad: 'x'.repeat(70000) }) })).status, 413);
     assert.strictEqual((await post('/ovi/results', { hello: 'world' })).status, 400);
     assert.strictEqual((await post('/ovi/results', JSON.parse('{"__proto__":{"polluted":1},"taskUUID":5}'))).status, 400);

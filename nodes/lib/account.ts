@@ -1,24 +1,28 @@
 /**
  * Everything one Runware account (one ovi-config node) owns: the client, the tasks in flight and
- * their durable store, the poll scheduler, the concurrency cap with its FIFO queue, and the cost
- * total with its optional budget. No Node-RED imports: the config node is a thin shell around this.
+ * their durable store, the poll scheduler, the concurrency cap with its FIFO queue, and the budget.
+ * No Node-RED imports: the config node is a thin shell around this.
  *
  * A job's life: recorded and persisted (queued) → a slot (submitting) → acknowledged (running) →
- * results or one failure (finished). A restart or redeploy reloads the store: running jobs resume
- * polling, queued or submitting ones are sent again under the same taskUUID (which cannot start a
- * second job: the client asks getResponse first, and Runware refuses a duplicate taskUUID).
+ * every generation has an outcome (finished). A restart or redeploy reloads the store: running jobs
+ * resume polling, queued ones are sent under the same taskUUID, and ones that were being submitted
+ * are first looked up with getResponse (the attempt before the restart may have arrived).
  */
-import { OviError } from './errors';
+import { Budget } from './budget';
+import { OviError, stackOf } from './errors';
 import { JobHub, JobRecord, Sink, SinkKind } from './job-hub';
-import { MemoryStore, PersistedJob, PersistedState, Persister, StateStore } from './job-store';
+import { LoadReport, MemoryStore, PersistedJob, PersistedState, Persister, StateStore } from './job-store';
 import { parseLossless, stringifyLossless } from './lossless-json';
 import { replaceToken } from './msg-snapshot';
 import { DEFAULT_TIMING, Logger, PollScheduler, PollTiming } from './poll-scheduler';
 import { ClientOptions, ResultItem, RunwareClient } from './runware-client';
+import { Limiter } from './safe-download';
 
 export interface AccountOptions extends ClientOptions {
   maxConcurrent: number; // jobs submitting or running at once; 0 = no cap
-  budget?: number; // USD; submits fail with a quota error once the cost total reaches it
+  budget?: number; // USD; submits fail with a quota error once spent + reserved reaches it
+  costEstimate?: number; // USD per result reserved before real costs are known
+  requireCost?: boolean; // a budget that stops when results carry no cost
   store?: StateStore;
   logger: Logger;
   /** The current token of an ovi webhook node: the job store keeps webhookURLs without it. */
@@ -31,59 +35,66 @@ const TOKEN_SLOT = '{ovi-webhook-token}';
 interface Waiting {
   rec: JobRecord;
   start: () => void;
+  refuse: (err: OviError) => void;
 }
+
+/** Reports an outcome nobody claimed, through the node that submitted the task (its Catch nodes). */
+export type Reporter = (rec: JobRecord, err: OviError) => void;
 
 type WireTask = Record<string, unknown> & { taskUUID: string };
 
 const RESUME_DELAY_MS = 1000;
+const RECHECK_DELAY_MS = 1000;
 
 export class Account {
   readonly client: RunwareClient;
   readonly hub: JobHub;
   readonly scheduler: PollScheduler;
+  readonly budget: Budget;
+  /** Result downloads (Buffer and file output) at once for this account. */
+  readonly downloads = new Limiter(4);
   private readonly queue: Waiting[] = [];
   private readonly persister: Persister;
+  private readonly reporters = new Map<string, Reporter>();
   private active = 0; // records in state submitting or running
   private closed = false;
   // One controller per request in flight (a shared signal would collect a listener per request:
   // Node warns past 10 and scans the whole list on every add).
   private readonly inFlight = new Set<AbortController>();
-  private costTotal = 0;
   private readonly listeners = new Set<() => void>();
   readonly ready: Promise<void>;
 
   constructor(private readonly opts: AccountOptions) {
-    this.client = new RunwareClient(opts);
+    this.client = new RunwareClient({ ...opts, onNote: (t) => opts.logger.warn('ovi: ' + t) });
+    this.budget = new Budget({ limit: opts.budget, estimate: opts.costEstimate, requireCost: opts.requireCost }, (t) => opts.logger.warn(t));
     this.hub = new JobHub({
       finished: (rec) => {
         this.scheduler.unwatch(rec.taskUUID);
+        this.budget.release(rec);
         this.release(rec);
       },
-      orphan: (rec, what) =>
-        opts.logger.warn(
-          'ovi: task ' + rec.taskUUID + ' has ' + what + ' but no ovi poll or ovi webhook node owns it (send its taskUUID to an ovi poll node to collect it)',
-        ),
+      notice: (_rec, text) => opts.logger.warn('ovi: ' + text),
       changed: (rec) => void this.persister.persist(rec.taskUUID),
-      cost: (amount) => {
-        this.costTotal = Math.round((this.costTotal + amount) * 1e6) / 1e6;
+      cost: (amount, rec) => {
+        this.budget.result(rec, amount);
         void this.persister.persist();
         this.changed();
       },
       rerouted: (rec, to) =>
         opts.logger.warn('ovi: the node that owned task ' + rec.taskUUID + ' is gone since the restart: its results leave from ovi poll ' + to),
+      unclaimed: (rec, err) => this.reportUnclaimed(rec, err),
+      recheck: (rec) => this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING, Date.now() + RECHECK_DELAY_MS),
     });
     this.scheduler = new PollScheduler(this.client, this.hub, opts.logger);
     const store = opts.store ?? new MemoryStore();
     this.persister = new Persister(
       store,
       (uuid) => this.persisted(uuid),
-      () => this.costTotal,
+      () => this.budget.spent,
       { snapshot: () => this.snapshot(), live: () => this.hub.size },
       (e) => opts.logger.warn('ovi: could not save jobs in flight to ' + store.description + ': ' + (e instanceof Error ? e.message : String(e))),
     );
-    this.ready = this.resume(store).catch((e: unknown) =>
-      opts.logger.warn('ovi: could not load jobs in flight from ' + store.description + ': ' + (e instanceof Error ? e.message : String(e))),
-    );
+    this.ready = this.resume(store).catch((e: unknown) => opts.logger.warn('ovi: could not resume jobs from ' + store.description + ': ' + stackOf(e)));
   }
 
   get running(): number {
@@ -106,23 +117,36 @@ export class Account {
 
   /** With a budget, every task must report its cost, or the total could not grow. */
   get tracksCost(): boolean {
-    return this.opts.budget !== undefined && this.opts.budget > 0;
+    return this.budget.limited;
   }
 
-  get cost(): { total: number; budget: number | null } {
-    return { total: this.costTotal, budget: this.opts.budget ?? null };
+  get cost(): { total: number; budget: number | null; reserved: number } {
+    return { total: this.budget.spent, budget: this.budget.limit, reserved: this.budget.reserved };
+  }
+
+  /** A submit node reports unclaimed outcomes of its tasks through its Catch nodes. */
+  addReporter(id: string, report: Reporter): void {
+    this.reporters.set(id, report);
+  }
+
+  removeReporter(id: string, report: Reporter): void {
+    if (this.reporters.get(id) === report) this.reporters.delete(id);
+  }
+
+  private reportUnclaimed(rec: JobRecord, err: OviError): void {
+    const report = rec.submitterId ? this.reporters.get(rec.submitterId) : undefined;
+    if (report) report(rec, err);
+    else this.opts.logger.warn('ovi: ' + err.message);
   }
 
   private persisted(uuid: string): PersistedJob | undefined {
     const rec = this.hub.get(uuid);
     if (!rec || rec.done) return undefined;
-    const { parked: _parked, done: _done, ...job } = rec;
-    return job;
+    return toPersisted(rec);
   }
 
   private snapshot(): PersistedState {
-    const jobs = this.hub.all().map(({ parked: _parked, done: _done, ...rest }) => rest);
-    return { version: 1, jobs, costTotal: this.costTotal };
+    return { version: 1, jobs: this.hub.all().map(toPersisted), costTotal: this.budget.spent };
   }
 
   private hasSlot(): boolean {
@@ -141,15 +165,15 @@ export class Account {
     this.pump();
   }
 
-  /** FIFO: resolves once the record holds a slot. */
+  /** FIFO: resolves once the record holds a slot; rejects when the budget refuses it as it leaves the queue. */
   private acquire(rec: JobRecord, onQueued?: () => void): Promise<void> {
     if (this.queue.length === 0 && this.hasSlot()) {
       this.occupy(rec);
       return Promise.resolve();
     }
     onQueued?.();
-    return new Promise((start) => {
-      this.queue.push({ rec, start });
+    return new Promise((start, refuse) => {
+      this.queue.push({ rec, start, refuse });
       this.changed();
     });
   }
@@ -158,6 +182,15 @@ export class Account {
     while (!this.closed && this.queue.length > 0 && this.hasSlot()) {
       const next = this.queue.shift() as Waiting;
       if (next.rec.done) continue; // its deadline passed while it queued: already failed, never sent
+      try {
+        this.budget.admit(next.rec); // spending went on while it queued: check again
+      } catch (e) {
+        this.hub.drop(next.rec.taskUUID);
+        this.budget.release(next.rec);
+        void this.persister.persist(next.rec.taskUUID);
+        next.refuse(e as OviError);
+        continue;
+      }
       this.occupy(next.rec); // reserved before it runs: two finishing jobs cannot start one waiter twice
       next.start();
     }
@@ -167,11 +200,8 @@ export class Account {
   /**
    * Record the job durably, wait for a slot, submit. The record exists before the HTTP request, so a
    * webhook that beats the acknowledgment is correlated and a crash mid-request loses nothing.
-   * Without a record (results go to a custom URL) only the request is made.
    */
-  async submit(task: WireTask, rec: JobRecord | undefined, onQueued?: () => void): Promise<ResultItem> {
-    this.checkBudget(task.taskUUID);
-    if (!rec) return this.withSignal((signal) => this.client.submit(task, signal));
+  async submit(task: WireTask, rec: JobRecord, onQueued?: () => void): Promise<ResultItem> {
     const existing = this.hub.get(rec.taskUUID);
     if (existing && !existing.done) {
       throw new OviError({
@@ -182,6 +212,7 @@ export class Account {
         message: 'task ' + rec.taskUUID + ' is already in flight: not submitted again',
       });
     }
+    this.budget.admit(rec);
     rec.state = 'queued';
     // The store is a plain file and the webhook token a credential: persist a placeholder for it.
     rec.wire = stringifyLossless(typeof task.webhookURL === 'string' ? { ...task, webhookURL: replaceToken(task.webhookURL, TOKEN_SLOT) } : task);
@@ -192,36 +223,41 @@ export class Account {
   }
 
   private acknowledged(rec: JobRecord): void {
-    rec.state = 'running';
+    rec.acked = true;
     rec.wire = undefined;
+    if (rec.via === 'custom') {
+      // Results go to the user's own URL: we learn of them only if an ovi webhook node gets them,
+      // so the job must not hold a concurrency slot until its deadline.
+      this.active--;
+      rec.state = undefined;
+      this.pump();
+    } else rec.state = 'running';
     void this.persister.persist(rec.taskUUID);
   }
 
-  private async send(rec: JobRecord, task: WireTask): Promise<ResultItem> {
+  private async send(rec: JobRecord, task: WireTask, mayExist = false): Promise<ResultItem> {
     try {
-      const ack = await this.withSignal((signal) => this.client.submit(task, signal));
+      const ack = await this.withSignal((signal) => this.client.submit(task, signal, { mayExist }));
       this.acknowledged(rec);
       return ack;
     } catch (e) {
       const err = e as OviError;
-      // Resent after a restart and Runware already has it: the attempt before the restart got through.
-      if (rec.resumed && err.rawCode === 'duplicateTaskUUID') {
-        this.acknowledged(rec);
-        return { taskType: 'videoInference', taskUUID: rec.taskUUID };
-      }
-      // An answer was lost and Runware could not tell us whether it has the task: keep the job and
-      // let getResponse settle it (its results, or notFound after the grace period). Dropping it
-      // could lose a job that runs and is billed, and invite a second submit.
+      // The task may be at Runware (an answer was lost, then a resend was refused or could not be
+      // settled): keep the job and let getResponse tell (its results, or notFound after the grace).
+      // Dropping it could lose a job that runs and is billed, and invite a second submit.
       if (err.unconfirmed) {
         this.opts.logger.warn('ovi: task ' + rec.taskUUID + ' may have reached Runware (' + err.code + ': ' + err.message + '): polling to find out');
         rec.createdAt = Date.now();
-        this.acknowledged(rec);
-        this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING);
+        rec.wire = undefined;
+        rec.state = 'running';
+        void this.persister.persist(rec.taskUUID);
+        if (rec.via !== 'custom') this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING);
         return { taskType: 'videoInference', taskUUID: rec.taskUUID, status: 'unconfirmed' };
       }
       // Closing mid-request: the record stays (persisted as submitting) for the next instance.
       if (err.code !== 'cancelled') {
         this.hub.drop(rec.taskUUID);
+        this.budget.release(rec);
         this.release(rec);
         void this.persister.persist(rec.taskUUID);
       }
@@ -240,42 +276,80 @@ export class Account {
     }
   }
 
-  private checkBudget(taskUUID: string): void {
-    const budget = this.opts.budget;
-    if (budget !== undefined && budget > 0 && this.costTotal >= budget) {
-      throw new OviError({
-        code: 'quota',
-        rawCode: 'budgetReached',
-        taskUUID,
-        retryable: false,
-        message: 'the budget of $' + budget + ' set on the ovi-config node is reached ($' + this.costTotal + ' spent): nothing was sent',
-      });
-    }
-  }
-
-  /** After a restart or redeploy: take back the jobs in flight. */
+  /** After a restart or redeploy: take back the jobs in flight, one by one (a bad one harms no other). */
   private async resume(store: StateStore): Promise<void> {
-    const state = await store.load();
-    if (!state) return;
-    this.costTotal = state.costTotal;
+    const report: LoadReport = await store.load();
+    if (report.problem) this.opts.logger.warn('ovi: ' + report.problem);
+    for (const s of report.skipped) {
+      this.opts.logger.warn('ovi: skipped a damaged job record (' + s.where + (s.taskUUID ? ', task ' + s.taskUUID : '') + '): ' + s.reason);
+    }
+    if (report.skipped.length > 0) this.opts.logger.warn('ovi: ' + report.skipped.length + ' damaged job record(s) skipped in ' + store.description);
+    const state = report.state;
+    if (state) this.budget.restore(state.costTotal);
     const startAt = Date.now() + RESUME_DELAY_MS;
     let resumed = 0;
-    for (const job of state.jobs) {
-      if (this.closed || this.hub.get(job.taskUUID)) continue;
-      const rec: JobRecord = { ...job, delivered: [...job.delivered], done: false, resumed: true };
-      this.hub.add(rec);
-      resumed++;
-      if (rec.state === 'running') {
-        this.active++;
-        this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING, startAt);
-      } else {
-        void this.resend(rec);
+    for (const job of state?.jobs ?? []) {
+      try {
+        if (this.closed || this.hub.get(job.taskUUID)) continue;
+        this.resumeJob(job, startAt);
+        resumed++;
+      } catch (e) {
+        this.opts.logger.warn('ovi: could not resume task ' + job.taskUUID + ': ' + stackOf(e));
+        this.failDamaged(job.taskUUID, e instanceof Error ? e.message : String(e));
       }
     }
+    for (const s of report.skipped) if (s.taskUUID && !this.hub.get(s.taskUUID)) this.failDamaged(s.taskUUID, s.reason);
     if (resumed > 0) this.opts.logger.warn('ovi: resumed ' + resumed + ' task(s) in flight from ' + store.description);
   }
 
+  private resumeJob(job: PersistedJob, startAt: number): void {
+    const rec: JobRecord = { ...job, delivered: [...job.delivered], failed: [...(job.failed ?? [])], done: false, resumed: true };
+    this.budget.carry(rec);
+    this.hub.add(rec);
+    if (rec.state === 'running') {
+      this.active++;
+      if (rec.via !== 'custom') this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING, startAt);
+    } else {
+      void this.resend(rec);
+    }
+  }
+
+  /** A record too damaged to resume: its task may run at Runware, so say so through Catch nodes. */
+  private failDamaged(uuid: string, reason: string): void {
+    const now = Date.now();
+    const rec: JobRecord = {
+      taskUUID: uuid,
+      numberResults: 1,
+      outputFormat: 'MP4',
+      via: 'poll',
+      msg: {},
+      createdAt: now,
+      deadline: now + 60_000,
+      delivered: [],
+      failed: [],
+      done: false,
+      resumed: true,
+    };
+    this.hub.add(rec);
+    this.hub.fail(
+      rec,
+      new OviError({
+        code: 'protocol',
+        message:
+          'task ' +
+          uuid +
+          ' could not be resumed after a restart: its saved record is damaged (' +
+          reason +
+          '); it may still be running at Runware: send {taskUUID} to an ovi poll node to collect it',
+        retryable: false,
+      }),
+    );
+  }
+
   private async resend(rec: JobRecord): Promise<void> {
+    // Interrupted before its acknowledgment was saved: its submit may have arrived (a record saved
+    // as queued can already have been sent: the send does not wait for a write), so look first.
+    const mayExist = true;
     if (!rec.wire) {
       this.hub.fail(
         rec,
@@ -294,14 +368,14 @@ export class Account {
       }
       task.webhookURL = task.webhookURL.replace(TOKEN_SLOT, encodeURIComponent(token));
     }
-    if (typeof task.seed === 'string') (task as Record<string, unknown>).seed = BigInt(task.seed);
-    await this.acquire(rec);
+    if (typeof task.seed === 'string' && /^\d{1,19}$/.test(task.seed)) task.seed = BigInt(task.seed);
     try {
-      await this.send(rec, task);
-      this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING, Date.now() + RESUME_DELAY_MS);
+      await this.acquire(rec);
+      await this.send(rec, task, mayExist);
+      if (rec.via !== 'custom') this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING, Date.now() + RESUME_DELAY_MS);
     } catch (e) {
       const err = e as OviError;
-      if (err.code !== 'cancelled') this.hub.fail(rec, err);
+      if (err.code !== 'cancelled') this.hub.fail(rec, err instanceof OviError ? err : new OviError({ code: 'internal', message: String(e) }));
     }
   }
 
@@ -325,9 +399,16 @@ export class Account {
     this.inFlight.clear();
     this.queue.length = 0; // their records are persisted as queued: the next instance sends them
     this.listeners.clear();
+    this.reporters.clear();
     this.scheduler.close();
     this.hub.close();
     this.client.close();
     await this.persister.flush();
   }
+}
+
+/** What the store keeps of a record: no parked outcomes, no in-memory flags. */
+function toPersisted(rec: JobRecord): PersistedJob {
+  const { parked: _p, done: _d, unclaimedAt: _u, notFoundAt: _n, ...job } = rec;
+  return job;
 }

@@ -16,6 +16,7 @@ export interface FieldMeta {
   min?: number | string; // string only for the seed's 2^63-1
   max?: number | string;
   step?: number;
+  maxLength?: number; // text fields: at most this many characters
   values?: string[];
   nullable?: boolean;
   required?: boolean;
@@ -26,7 +27,8 @@ export interface FieldMeta {
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UUID_V4_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
-const DATA_URI_RE = /^data:image\/(png|jpeg|jpg|webp|gif|bmp|avif);base64,[A-Za-z0-9+/]+={0,2}$/;
+// Runware lists PNG, JPG and WEBP as its image formats: anything else is refused here, not after a paid round trip.
+const DATA_URI_RE = /^data:image\/(png|jpeg|jpg|webp);base64,[A-Za-z0-9+/]+={0,2}$/;
 const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
 export const SEED_MAX = '9223372036854775807';
 /** Largest image string we accept (about 10 MiB of image as base64). */
@@ -38,18 +40,38 @@ export function describe(value: unknown): string {
   if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value !== 'object') return typeof value;
-  // A Date, Buffer or other class instance: say which, "an object" would read as acceptable.
-  const proto = Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null;
-  const name = proto && proto !== Object.prototype ? proto.constructor?.name : undefined;
-  return name ? 'a ' + name : 'an object';
+  if (typeof value !== 'object') return typeof value === 'undefined' ? 'nothing' : 'a ' + typeof value;
+  if (isPlainObject(value)) return 'an object';
+  // A Date, Buffer or other class instance, from any realm: say which ("an object" reads as acceptable).
+  return 'a ' + classNameOf(value);
 }
 
-/** A JSON-like object: its prototype is Object.prototype or null (not a Date, Buffer, Map, ...). */
+function classNameOf(value: object): string {
+  try {
+    const proto = Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null;
+    const name = proto?.constructor?.name;
+    if (typeof name === 'string' && name) return name;
+  } catch {
+    // a hostile Proxy: fall through to the tag
+  }
+  return Object.prototype.toString.call(value).slice(8, -1) || 'object';
+}
+
+/**
+ * A JSON-like object: made by an object literal, JSON.parse or Object.create(null), in THIS realm or
+ * any other (a function node runs in a vm context with its own Object.prototype, so an identity test
+ * would reject its objects). Not a Date, Buffer, Map, array or class instance.
+ */
 export function isPlainObject(value: unknown): value is { [key: string]: unknown } {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  try {
+    if (Object.prototype.toString.call(value) !== '[object Object]') return false;
+    const proto = Object.getPrototypeOf(value);
+    // null, or some realm's Object.prototype (the only standard object whose own prototype is null)
+    return proto === null || Object.getPrototypeOf(proto) === null;
+  } catch {
+    return false; // a Proxy whose traps throw is not plain data
+  }
 }
 
 function rangeText(meta: FieldMeta): string {
@@ -113,9 +135,11 @@ export function checkFieldValue(meta: FieldMeta, value: unknown): string | null 
       return p + (values.length === 1 ? ' must be "' + values[0] + '"' : ' must be one of ' + values.join(', ')) + got;
     }
     case 'string':
-      return typeof value === 'string' ? null : p + ' must be a string' + got;
+      if (typeof value !== 'string') return p + ' must be a string' + got;
+      return tooLong(meta, value);
     case 'prompt':
-      return typeof value === 'string' && value.trim().length > 0 ? null : p + ' must be a non-empty string' + got;
+      if (typeof value !== 'string' || value.trim().length === 0) return p + ' must be a non-empty string' + got;
+      return tooLong(meta, value);
     case 'uuid':
       return isUuidV4(value) ? null : p + ' must be a UUID v4' + got;
     case 'url':
@@ -125,7 +149,7 @@ export function checkFieldValue(meta: FieldMeta, value: unknown): string | null 
       if (value.length > MAX_IMAGE_CHARS) return p + ' is too large (' + value.length + ' characters, at most ' + MAX_IMAGE_CHARS + ')';
       if (UUID_RE.test(value) || isHttpUrl(value)) return null;
       if (value.slice(0, 5) === 'data:') {
-        return DATA_URI_RE.test(value) ? null : p + ' is a data URI but not a base64 image (data:image/png|jpeg|webp;base64,...)';
+        return DATA_URI_RE.test(value) ? null : p + ' is a data URI but not a base64 PNG, JPEG or WEBP image (data:image/png|jpeg|webp;base64,...)';
       }
       return value.length >= 16 && value.length % 4 === 0 && BASE64_RE.test(value)
         ? null
@@ -133,6 +157,12 @@ export function checkFieldValue(meta: FieldMeta, value: unknown): string | null 
     }
   }
   return null;
+}
+
+function tooLong(meta: FieldMeta, value: string): string | null {
+  return meta.maxLength !== undefined && value.length > meta.maxLength
+    ? meta.path + ' must be at most ' + meta.maxLength + ' characters, got ' + value.length
+    : null;
 }
 
 export interface CrossFieldIssue {

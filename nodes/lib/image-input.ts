@@ -4,6 +4,7 @@
  * refused here, with a clear error, rather than by Runware after a paid round trip.
  */
 import { OviError } from './errors';
+import { sizeText } from './safe-download';
 
 export const DEFAULT_MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 
@@ -30,7 +31,9 @@ export function sniffImageType(buf: Uint8Array): 'image/png' | 'image/jpeg' | 'i
 /** A Buffer that went through JSON (e.g. a link call or a context store) looks like this. */
 function asBuffer(value: unknown): Buffer | undefined {
   if (Buffer.isBuffer(value)) return value;
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  // Any typed array, from any realm (a function node's vm context has its own Uint8Array).
+  if (ArrayBuffer.isView(value) && !(Object.prototype.toString.call(value) === '[object DataView]'))
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   const v = value as { type?: unknown; data?: unknown } | null;
   if (v && typeof v === 'object' && v.type === 'Buffer' && Array.isArray(v.data) && v.data.length <= DEFAULT_MAX_IMAGE_BYTES * 2) {
     if (!v.data.every((b) => typeof b === 'number' && b >= 0 && b <= 255 && Number.isInteger(b))) return undefined;
@@ -58,7 +61,7 @@ export function imageToInput(value: unknown, source: string, maxBytes = DEFAULT_
     throw new OviError({
       code: 'validation',
       parameter: 'inputs.image',
-      message: source + ' is ' + buf.length + ' bytes, more than the ' + maxBytes + ' bytes allowed',
+      message: source + ' is ' + sizeText(buf.length) + ', more than the ' + sizeText(maxBytes) + ' allowed',
     });
   }
   const type = sniffImageType(buf);

@@ -14,7 +14,18 @@ import * as path from 'path';
 import { randomBytes } from 'crypto';
 import type { JobRecord } from './job-hub';
 
-export type PersistedJob = Omit<JobRecord, 'parked' | 'done'>;
+export type PersistedJob = Omit<JobRecord, 'parked' | 'done' | 'unclaimedAt' | 'notFoundAt'>;
+
+export interface Skipped {
+  taskUUID?: string;
+  reason: string;
+  where: string;
+}
+export interface LoadReport {
+  state?: PersistedState;
+  skipped: Skipped[];
+  problem?: string;
+}
 
 export interface PersistedState {
   version: 1;
@@ -31,7 +42,7 @@ export interface StateAccess {
 
 export interface StateStore {
   readonly description: string;
-  load(): Promise<PersistedState | undefined>;
+  load(): Promise<LoadReport>;
   /** Persist these changes; `state` gives the whole state (or just its size) for stores that rewrite it. */
   write(ops: Op[], state: StateAccess): Promise<void>;
 }
@@ -56,12 +67,12 @@ export class FileStore implements StateStore {
     return 'file ' + this.file;
   }
 
-  async load(): Promise<PersistedState | undefined> {
+  async load(): Promise<LoadReport> {
     let text: string;
     try {
       text = await fs.readFile(this.file, 'utf8');
     } catch {
-      return undefined;
+      return { skipped: [] };
     }
     const jobs = new Map<string, PersistedJob>();
     const state = { costTotal: 0 };
@@ -80,7 +91,7 @@ export class FileStore implements StateStore {
       } else if (entry && typeof entry === 'object' && 'op' in entry) apply(jobs, state, entry as Op);
       this.lines++;
     }
-    return { version: 1, jobs: [...jobs.values()], costTotal: state.costTotal };
+    return { state: { version: 1, jobs: [...jobs.values()], costTotal: state.costTotal }, skipped: [] };
   }
 
   async write(ops: Op[], state: StateAccess): Promise<void> {
@@ -129,9 +140,9 @@ export class ContextStore implements StateStore {
     return 'context store "' + this.store + '"';
   }
 
-  load(): Promise<PersistedState | undefined> {
+  load(): Promise<LoadReport> {
     return new Promise((resolve, reject) =>
-      this.context.get(this.key, this.store, (err, value) => (err ? reject(err) : resolve(isState(value) ? value : undefined))),
+      this.context.get(this.key, this.store, (err, value) => (err ? reject(err) : resolve({ state: isState(value) ? value : undefined, skipped: [] }))),
     );
   }
 
@@ -143,8 +154,8 @@ export class ContextStore implements StateStore {
 
 export class MemoryStore implements StateStore {
   readonly description = 'memory';
-  async load(): Promise<PersistedState | undefined> {
-    return undefined;
+  async load(): Promise<LoadReport> {
+    return { skipped: [] };
   }
   async write(): Promise<void> {
     // nothing survives the process: used only where Node-RED has no userDir

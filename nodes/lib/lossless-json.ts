@@ -5,15 +5,23 @@
  *  - parse: integer literals beyond Number.MAX_SAFE_INTEGER are read as decimal strings
  *    (not bigints, so the result stays plain JSON-compatible data for Node-RED msgs).
  */
+import { randomBytes } from 'crypto';
 
-const MARK = '\u0000ovi-bigint:';
-
+/**
+ * bigint values are written as a marker string, then the marker's quotes are removed. The marker
+ * holds a random nonce drawn per call: no user string (nor key) can spell it, so user data can never
+ * turn into a bare number in the JSON we send.
+ */
 export function stringifyLossless(value: unknown): string {
-  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? MARK + v.toString() : v));
-  if (text === undefined) return text as unknown as string;
-  // The marker holds a NUL, which JSON.stringify always escapes inside user strings as \u0000,
-  // so only our own markers match the raw form below.
-  return text.replace(/"\\u0000ovi-bigint:(-?\d+)"/g, '$1');
+  let mark: string | undefined;
+  const text = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v !== 'bigint') return v;
+    mark ??= 'ovi-bigint-' + randomBytes(12).toString('hex') + ':';
+    return mark + v.toString();
+  });
+  if (text === undefined || mark === undefined) return text as unknown as string;
+  // The mark is [a-z0-9:-] only: safe inside a RegExp as is.
+  return text.replace(new RegExp('"' + mark + '(-?\\d+)"', 'g'), '$1');
 }
 
 /** Quote integer literals that a JS number cannot hold exactly, outside strings. */

@@ -1,15 +1,13 @@
 /**
  * Where a result's video goes: left as its URL (default), downloaded into msg.payload as a Buffer, or
  * written to a file (atomic: temp file + rename; directories created; optional age-based cleanup).
- * Downloads have their own timeout, a size cap and retries on transient failures (network, 5xx,
- * 422, as CDNs answer while a fresh object propagates).
+ * The download itself is safe-download.ts.
  */
-import axios from 'axios';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
 import { OviError } from './errors';
-import { backoffDelay, sleep } from './runware-client';
+import { NODE_DEFAULTS } from './node-defaults';
 
 export type OutputMode = 'url' | 'buffer' | 'file';
 
@@ -21,11 +19,13 @@ export interface OutputOptions {
   retries: number;
   retentionDays: number; // 0 = keep everything
   baseDir: string; // relative file paths resolve against this (Node-RED's userDir)
+  acceptForeign: boolean; // download results of tasks this account never submitted
 }
 
-export const DEFAULT_FILE_PATH = 'ovi/{{taskUUID}}-{{index}}.{{ext}}';
-export const DEFAULT_MAX_BYTES = 50 * 1024 * 1024;
-export const DEFAULT_DOWNLOAD_TIMEOUT_S = 120;
+const OUT = NODE_DEFAULTS['ovi-poll'];
+export const DEFAULT_FILE_PATH = OUT.filePath as string;
+export const DEFAULT_MAX_BYTES = OUT.maxBytes as number;
+export const DEFAULT_DOWNLOAD_TIMEOUT_S = OUT.downloadTimeout as number;
 
 /** The output settings' defaults, for the editor (scripts/build.js puts them in ovi-fields.js). */
 export const OUTPUT_DEFAULTS = { filePath: DEFAULT_FILE_PATH, maxBytes: DEFAULT_MAX_BYTES, downloadTimeout: DEFAULT_DOWNLOAD_TIMEOUT_S, retentionDays: 0 };
@@ -46,47 +46,6 @@ export function renderPath(template: string, vars: Record<string, string | numbe
         .slice(0, 120) || '_'
     );
   });
-}
-
-export async function download(url: string, opts: Pick<OutputOptions, 'maxBytes' | 'timeoutMs' | 'retries'>, signal?: AbortSignal): Promise<Buffer> {
-  if (!/^https?:\/\//i.test(url)) throw new OviError({ code: 'download', message: 'the result has no http(s) videoURL to download', retryable: false });
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const res = await axios.get<ArrayBuffer>(url, {
-        responseType: 'arraybuffer',
-        timeout: opts.timeoutMs,
-        maxContentLength: opts.maxBytes,
-        maxRedirects: 5,
-        validateStatus: () => true,
-        signal,
-        proxy: false,
-      });
-      if (res.status >= 200 && res.status < 300) return Buffer.from(res.data);
-      const transient = res.status >= 500 || res.status === 422 || res.status === 429 || res.status === 408;
-      throw new OviError({ code: 'download', httpStatus: res.status, message: 'downloading the video failed: HTTP ' + res.status, retryable: transient });
-    } catch (e) {
-      const err = asDownloadError(e, opts.maxBytes);
-      if (!err.retryable || attempt >= opts.retries || signal?.aborted) throw err;
-      await sleep(backoffDelay(attempt, { retries: opts.retries, baseMs: 300, maxMs: 5000 }), signal);
-    }
-  }
-}
-
-function asDownloadError(e: unknown, maxBytes: number): OviError {
-  if (e instanceof OviError) return e;
-  const code = (e as { code?: string }).code;
-  const message = e instanceof Error ? e.message : String(e);
-  if (code === 'ERR_BAD_RESPONSE' && /maxContentLength/i.test(message)) {
-    return new OviError({
-      code: 'download',
-      rawCode: 'tooLarge',
-      message: 'the video is larger than the ' + maxBytes + ' bytes allowed (raise "max size" or use the URL)',
-      retryable: false,
-    });
-  }
-  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT')
-    return new OviError({ code: 'download', rawCode: code, message: 'downloading the video timed out', retryable: true });
-  return new OviError({ code: 'download', rawCode: code, message: 'downloading the video failed: ' + message, retryable: true });
 }
 
 export async function writeAtomic(file: string, data: Buffer): Promise<void> {

@@ -58,11 +58,13 @@ export interface HttpResponse extends ServerResponse {
 export type Handler = (req: HttpRequest, res: HttpResponse, next: (err?: unknown) => void) => void;
 
 export interface RouterLayer {
+  name?: string;
   route?: { path?: string; methods?: Record<string, boolean>; stack?: Array<{ handle?: unknown }> };
 }
 
 export interface HttpApp {
   post(path: string, ...handlers: Handler[]): void;
+  use?(...handlers: Handler[]): void;
   get(path: string, ...handlers: Handler[]): void;
   _router?: { stack: RouterLayer[] };
   router?: { stack: RouterLayer[] };
@@ -82,7 +84,14 @@ export interface RED {
     ): void;
     getNode(id: string): Node | null;
     getCredentials(id: string): Record<string, string | undefined> | undefined;
+    /** Every node of the deployed flows, as configured (wires, properties). */
+    eachNode?(cb: (n: NodeDef) => void): void;
   };
+  events?: {
+    on(event: string, fn: (...args: unknown[]) => void): void;
+    removeListener(event: string, fn: (...args: unknown[]) => void): void;
+  };
+  comms?: { publish(topic: string, data: unknown, retain?: boolean): void };
   util: {
     cloneMessage<T>(msg: T): T;
     generateId(): string;

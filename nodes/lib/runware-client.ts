@@ -9,7 +9,7 @@
 import axios, { AxiosInstance, AxiosResponse } from 'axios';
 import * as http from 'http';
 import * as https from 'https';
-import { OviError, familyOf } from './errors';
+import { DETAIL_KEYS, OviError, familyOf } from './errors';
 import { parseLossless, stringifyLossless } from './lossless-json';
 
 export interface RunwareErrorItem {
@@ -51,12 +51,16 @@ export interface ClientOptions {
   retry: RetryPolicy;
   /** Called before each retry (for status and logs): never given the key. */
   onRetry?: (info: { attempt: number; delayMs: number; error: OviError }) => void;
+  /** A line for the log about how Runware behaves (e.g. a smaller batch size learned); never a secret. */
+  onNote?: (text: string) => void;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { retries: 4, baseMs: 500, maxMs: 15000 };
 const MAX_RESPONSE_BYTES = 20 * 1024 * 1024;
 const MAX_IN_FLIGHT = 16; // = the keep-alive agents' maxSockets
 const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+/** getResponse tasks per request at most, until Runware teaches a smaller number. */
+export const MAX_BATCH = 200;
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -91,20 +95,52 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, retryAfterMs?
   return retryAfterMs !== undefined ? Math.max(retryAfterMs, Math.min(jittered, policy.baseMs)) : jittered;
 }
 
-/** The error of one Runware error item, routed to its family. */
+/** Runware's extra fields worth keeping on msg.error.cause (documentation, allowedValues, min, max, ...). */
+function detailsOf(item: RunwareErrorItem): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of DETAIL_KEYS) {
+    const v = item[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v === 'string') out[k] = v.slice(0, 2000);
+    else if (typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+    else if (Array.isArray(v)) out[k] = v.slice(0, 50).filter((x) => ['string', 'number', 'boolean'].includes(typeof x));
+  }
+  return out;
+}
+
+/** Runware's generated schema marks inputs required for Ovi although its page offers text-to-video. */
+function isMissingImage(rawCode: string | undefined, parameter: unknown, message: string): boolean {
+  const params = (Array.isArray(parameter) ? parameter : [parameter]).filter((p): p is string => typeof p === 'string');
+  if (params.some((p) => /^inputs(\.image)?$/i.test(p)) && /^(missing|invalid|required)/i.test(rawCode ?? 'missing')) return true;
+  return /missing.*(inputs|image)/i.test(rawCode ?? '') || /(inputs|inputs\.image|image)['"]? (is )?required/i.test(message);
+}
+
+/** The error of one Runware error item, routed to its family; its details kept. */
 export function errorFromItem(item: RunwareErrorItem, httpStatus?: number, retryAfterMs?: number): OviError {
-  const rawCode = typeof item.code === 'string' ? item.code : undefined;
+  const rawCode = typeof item.code === 'string' ? item.code.slice(0, 200) : undefined;
+  const given = typeof item.message === 'string' && item.message ? item.message.slice(0, 2000) : undefined;
+  let message = given ?? rawCode ?? 'Runware reported an error' + (httpStatus ? ' (HTTP ' + httpStatus + ')' : '');
+  const parameter =
+    typeof item.parameter === 'string'
+      ? item.parameter.slice(0, 200)
+      : Array.isArray(item.parameter)
+        ? item.parameter.filter((p): p is string => typeof p === 'string').slice(0, 20)
+        : undefined;
+  const code = familyOf(rawCode, httpStatus);
+  if (code === 'validation' && isMissingImage(rawCode, item.parameter, message)) {
+    message =
+      "Runware requires a start image for this model (inputs.image): text-to-video was refused. Send an image (msg.image or the node's Start image). Runware said: " +
+      message;
+  }
   return new OviError({
-    code: familyOf(rawCode, httpStatus),
+    code,
     rawCode,
-    message:
-      typeof item.message === 'string' && item.message
-        ? item.message
-        : (rawCode ?? 'Runware reported an error' + (httpStatus ? ' (HTTP ' + httpStatus + ')' : '')),
-    parameter: typeof item.parameter === 'string' || Array.isArray(item.parameter) ? item.parameter : undefined,
+    message,
+    parameter,
     taskUUID: typeof item.taskUUID === 'string' ? item.taskUUID : undefined,
     httpStatus,
     retryAfterMs,
+    details: detailsOf(item),
   });
 }
 
@@ -132,8 +168,6 @@ export class RunwareClient {
   private readonly http: AxiosInstance;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
-  /** Set once Runware refuses a batched getResponse: from then on, one request per task. */
-  private batchRefused = false;
   readonly stats = { requests: 0, retries: 0 };
 
   constructor(private readonly opts: ClientOptions) {
@@ -145,7 +179,7 @@ export class RunwareClient {
       maxBodyLength: MAX_REQUEST_BYTES,
       maxRedirects: 0,
       responseType: 'text',
-      transformRequest: [(data: unknown) => stringifyLossless(data)],
+      transformRequest: [(data: unknown) => data], // serialised (losslessly) by exchange()
       transformResponse: [(data: unknown) => data],
       validateStatus: () => true,
       proxy: false,
@@ -209,10 +243,25 @@ export class RunwareClient {
         message: 'no Runware API key: set it in the ovi-config node or in the RUNWARE_API_KEY environment variable',
         retryable: false,
       });
+    const payload = stringifyLossless(tasks);
+    if (Buffer.byteLength(payload) > MAX_REQUEST_BYTES) {
+      // Refused here, before anything left: the task certainly did not reach Runware.
+      throw new OviError({
+        code: 'validation',
+        rawCode: 'requestTooLarge',
+        message:
+          'the request would be ' +
+          Math.round(Buffer.byteLength(payload) / 1048576) +
+          ' MiB, more than the ' +
+          MAX_REQUEST_BYTES / 1048576 +
+          ' MiB allowed (a smaller image?)',
+        retryable: false,
+      });
+    }
     this.stats.requests++;
     let res: AxiosResponse<string>;
     try {
-      res = await this.http.post<string>(this.opts.endpoint, tasks, {
+      res = await this.http.post<string>(this.opts.endpoint, payload, {
         headers: { Authorization: 'Bearer ' + key, 'Content-Type': 'application/json', Accept: 'application/json' },
         signal,
       });
@@ -240,7 +289,8 @@ export class RunwareClient {
     }
     const env = readEnvelope(body);
     if (status >= 200 && status < 300) return { ...env, httpStatus: status };
-    const first = env.errors[0] ?? { message: 'Runware answered HTTP ' + status };
+    const failedItem = env.data.find((d) => d.error !== null && typeof d.error === 'object');
+    const first = env.errors[0] ?? (failedItem ? { ...failedItem, ...(failedItem.error as RunwareErrorItem) } : { message: 'Runware answered HTTP ' + status });
     const err = errorFromItem(first, status, retryAfterMs);
     if (isRetryableStatus(status) && !err.retryable) {
       // 429/5xx are transient whatever code the body names.
@@ -281,29 +331,39 @@ export class RunwareClient {
 
   /**
    * Submit one async task and return its acknowledgment. Retries keep the taskUUID; after a failure
-   * that Runware may have acted on, getResponse tells whether the task exists before we resend it.
+   * that Runware may have acted on, getResponse tells whether the task exists before we send it again.
+   * Nothing here depends on the code Runware gives a reused taskUUID (no public source names it): a
+   * resend that is refused, for whatever reason, after an attempt that may have arrived is thrown as
+   * `unconfirmed`, and the caller keeps the job and polls it rather than dropping a task that may run.
    */
-  async submit(task: Record<string, unknown> & { taskUUID: string }, signal?: AbortSignal): Promise<ResultItem> {
+  async submit(task: Record<string, unknown> & { taskUUID: string }, signal?: AbortSignal, opts: { mayExist?: boolean } = {}): Promise<ResultItem> {
     const uuid = task.taskUUID;
-    let mayExist = false; // some attempt failed after Runware may have accepted the task
+    let mayExist = opts.mayExist === true; // some attempt (maybe before a restart) may have reached Runware
+    if (mayExist && (await this.exists(uuid, signal))) return { taskType: 'videoInference', taskUUID: uuid };
     for (let attempt = 0; ; attempt++) {
       try {
         const env = await this.postOnce([task], signal);
-        const ack = env.data.find((d) => d.taskUUID === uuid);
+        const failed = env.data.find((d) => d.taskUUID === uuid && d.error !== null && typeof d.error === 'object');
         const err = env.errors.find((x) => x.taskUUID === uuid || x.taskUUID === undefined);
-        if (err) throw errorFromItem(err, env.httpStatus);
-        return ack ?? { taskType: 'videoInference', taskUUID: uuid };
+        if (err || failed) throw errorFromItem(err ?? { ...(failed as ResultItem), ...((failed as ResultItem).error as RunwareErrorItem) }, env.httpStatus);
+        return env.data.find((d) => d.taskUUID === uuid) ?? { taskType: 'videoInference', taskUUID: uuid };
       } catch (e) {
         const err = e as OviError;
-        // Our own earlier attempt got through: the task is running, which is what we wanted.
-        if (attempt > 0 && err.rawCode === 'duplicateTaskUUID') return { taskType: 'videoInference', taskUUID: uuid };
+        err.taskUUID = uuid;
+        if (err.code === 'cancelled') throw err;
         if (mayHaveReached(err)) mayExist = true;
-        if (!err.retryable || attempt >= this.opts.retry.retries) {
-          if (err.retryable && err.code !== 'rateLimit' && err.code !== 'cancelled' && (await this.exists(uuid, signal))) {
-            return { taskType: 'videoInference', taskUUID: uuid };
+        if (!err.retryable) {
+          // Refused. If an earlier attempt may have got through, this may be Runware refusing our own
+          // duplicate (under a code nobody documents): does the task exist?
+          if (mayExist && err.rawCode !== 'requestTooLarge') {
+            if (await this.exists(uuid, signal)) return { taskType: 'videoInference', taskUUID: uuid };
+            err.unconfirmed = true;
           }
-          err.taskUUID = uuid;
-          if (mayExist && err.retryable && err.code !== 'cancelled') err.unconfirmed = true;
+          throw err;
+        }
+        if (attempt >= this.opts.retry.retries) {
+          if (err.code !== 'rateLimit' && (await this.exists(uuid, signal))) return { taskType: 'videoInference', taskUUID: uuid };
+          if (mayExist) err.unconfirmed = true;
           throw err;
         }
         if (err.code !== 'rateLimit' && (await this.exists(uuid, signal))) return { taskType: 'videoInference', taskUUID: uuid };
@@ -312,59 +372,112 @@ export class RunwareClient {
     }
   }
 
-  /** Does Runware know this task? false when it could not be told either: the resend then meets duplicateTaskUUID if it did. */
+  /** Does Runware know this task? false when it could not be told either (the caller then decides). */
   private async exists(uuid: string, signal?: AbortSignal): Promise<boolean> {
     try {
       const env = await this.postOnce([{ taskType: 'getResponse', taskUUID: uuid }], signal);
       return env.data.some((d) => d.taskUUID === uuid) || env.errors.some((x) => x.taskUUID === uuid && familyOf(x.code) !== 'notFound');
-    } catch {
-      return false;
+    } catch (e) {
+      const err = e as OviError & { envelope?: Envelope };
+      // A 4xx naming the task with a code other than "not found" is also an answer about an existing task.
+      return !!err.envelope?.errors.some((x) => x.taskUUID === uuid && familyOf(x.code) !== 'notFound' && familyOf(x.code) !== 'validation');
     }
   }
 
+  /** How many getResponse tasks one request may carry; lowered when Runware refuses or cuts a batch. */
+  private batchSize = MAX_BATCH;
+  private lastBatchNote = 0;
+
+  get pollBatchSize(): number {
+    return this.batchSize;
+  }
+
   /**
-   * getResponse for many tasks: one request carrying all of them, as the API allows. If Runware
-   * refuses the batch, fall back to one request per task (as Runware's own SDK does) from then on.
+   * getResponse for many tasks, batched as the API allows (Runware's own SDKs send one UUID per
+   * request; batching is our optimisation and must survive reality). A batch refused (4xx without
+   * taskUUIDs) or answered in part teaches a smaller batch size, and what it did not answer is asked
+   * again one UUID per request; a 5xx or timeout for a whole batch falls back the same way this
+   * tick. Every uuid of the answer map gets an envelope; a task that could not be asked carries a
+   * `transient` error (poll again later), never a verdict.
    */
   async getResponses(uuids: string[], signal?: AbortSignal): Promise<Map<string, Envelope>> {
     const out = new Map<string, Envelope>(uuids.map((u) => [u, { data: [], errors: [] }]));
-    const collect = (env: Envelope) => {
-      for (const d of env.data) out.get(d.taskUUID)?.data.push(d);
-      for (const e of env.errors) if (typeof e.taskUUID === 'string') out.get(e.taskUUID)?.errors.push(e);
-    };
-    if (uuids.length > 1 && !this.batchRefused) {
-      try {
-        collect(
-          await this.post(
-            uuids.map((u) => ({ taskType: 'getResponse', taskUUID: u })),
-            signal,
-          ),
-        );
-        return out;
-      } catch (e) {
-        const err = e as OviError & { envelope?: Envelope };
-        // Per-task errors (e.g. every task unknown) come back as a 400 with taskUUIDs: that is an answer.
-        if (err.envelope && err.envelope.errors.some((x) => typeof x.taskUUID === 'string')) {
-          collect(err.envelope);
-          return out;
+    const answered = new Set<string>();
+    const collect = (env: Envelope, asked: string[]) => {
+      for (const d of env.data) {
+        if (!out.has(d.taskUUID)) continue;
+        (out.get(d.taskUUID) as Envelope).data.push(d);
+        answered.add(d.taskUUID);
+      }
+      for (const e of env.errors) {
+        const target = typeof e.taskUUID === 'string' ? e.taskUUID : asked.length === 1 ? asked[0] : undefined;
+        if (target && out.has(target)) {
+          (out.get(target) as Envelope).errors.push({ ...e, taskUUID: target });
+          answered.add(target);
         }
-        if (err.code !== 'validation') throw err;
-        this.batchRefused = true;
+      }
+    };
+    const single: string[] = [];
+    if (uuids.length === 1) single.push(uuids[0]);
+    else {
+      for (let i = 0; i < uuids.length; i += this.batchSize) {
+        const chunk = uuids.slice(i, i + this.batchSize);
+        if (chunk.length === 1) {
+          single.push(chunk[0]);
+          continue;
+        }
+        try {
+          const env = await this.post(
+            chunk.map((u) => ({ taskType: 'getResponse', taskUUID: u })),
+            signal,
+          );
+          collect(env, chunk);
+          const missing = chunk.filter((u) => !answered.has(u));
+          if (missing.length > 0) {
+            // Answered in part: remember how many it did answer, ask the rest one by one.
+            const got = chunk.length - missing.length;
+            if (got > 0 && got < this.batchSize) this.learn(got, 'answered ' + got + ' of ' + chunk.length);
+            single.push(...missing);
+          }
+        } catch (e) {
+          const err = e as OviError & { envelope?: Envelope };
+          if (err.code === 'cancelled' || err.code === 'auth' || err.code === 'quota') throw err;
+          if (err.envelope && err.envelope.errors.some((x) => typeof x.taskUUID === 'string')) {
+            // Per-task errors (e.g. every task unknown) in a 4xx are an answer.
+            collect(err.envelope, chunk);
+            single.push(...chunk.filter((u) => !answered.has(u)));
+          } else {
+            if (!err.retryable) this.learn(Math.max(1, Math.floor(chunk.length / 2)), 'refused a batch of ' + chunk.length);
+            single.push(...chunk);
+          }
+        }
       }
     }
     await Promise.all(
-      uuids.map(async (u) => {
+      single.map(async (u) => {
         try {
-          collect(await this.post([{ taskType: 'getResponse', taskUUID: u }], signal));
+          collect(await this.post([{ taskType: 'getResponse', taskUUID: u }], signal), [u]);
         } catch (e) {
           const err = e as OviError & { envelope?: Envelope };
-          if (err.envelope) collect(err.envelope);
+          if (err.code === 'cancelled') throw err;
+          if (err.envelope && (err.envelope.errors.length > 0 || err.envelope.data.length > 0)) collect(err.envelope, [u]);
           else if (uuids.length === 1) throw err;
-          else out.get(u)?.errors.push({ code: err.rawCode ?? err.code, message: err.message, taskUUID: u, transient: err.retryable });
+          else if (!err.retryable && (err.code === 'auth' || err.code === 'quota')) throw err;
+          else (out.get(u) as Envelope).errors.push({ code: err.rawCode ?? err.code, message: err.message, taskUUID: u, transient: true });
         }
       }),
     );
     return out;
+  }
+
+  private learn(size: number, why: string): void {
+    if (size >= this.batchSize) return;
+    this.batchSize = size;
+    const now = Date.now();
+    if (now - this.lastBatchNote > 60_000) {
+      this.lastBatchNote = now;
+      this.opts.onNote?.('Runware ' + why + ' getResponse tasks: polling in batches of ' + size + ' from now on');
+    }
   }
 
   close(): void {

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'crypto';
 import { OviError } from './errors';
-import { FieldMeta, isPlainObject } from './field-check';
+import { FieldMeta, describe, isPlainObject } from './field-check';
 import { NESTED_GROUPS, MODEL_ID, Task, plainTask, taskFields, validateTask } from './task-schema';
 
 type Obj = Record<string, unknown>;
@@ -104,22 +104,48 @@ export interface BuiltTask {
   plain: Obj; // the same as plain JSON for msg.ovi.task
 }
 
-function validationError(issues: { path: string; fields?: string[]; message: string }[]): OviError {
+/** At most this many issues are spelled out in one message (the rest are counted). */
+const MAX_ISSUES_SHOWN = 3;
+
+export function validationError(issues: { path: string; fields?: string[]; message: string }[]): OviError {
   const first = issues[0];
+  const shown = issues.slice(0, MAX_ISSUES_SHOWN).map((i) => i.message);
+  const more = issues.length - shown.length;
   return new OviError({
     code: 'validation',
-    message: issues.map((i) => i.message).join('; '),
+    message: shown.join('; ') + (more > 0 ? ' (and ' + more + ' more problem' + (more > 1 ? 's' : '') + ')' : ''),
     parameter: first ? (first.fields ?? first.path) : undefined,
   });
 }
 
+/**
+ * msg.payload is the prompt (a string) or task fields (a plain object, from any realm: a function
+ * node's objects come from a vm context). Absent, null or blank: nothing. Anything else is an error
+ * that names what came, never silently ignored (a timestamp from an inject would otherwise start a
+ * paid job with the node's own prompt the user did not mean to send).
+ */
+export function payloadKind(payload: unknown): 'none' | 'prompt' | 'fields' {
+  if (payload === undefined || payload === null) return 'none';
+  if (typeof payload === 'string') return payload.trim() === '' ? 'none' : 'prompt';
+  if (isPlainObject(payload)) return 'fields';
+  throw new OviError({
+    code: 'validation',
+    parameter: 'payload',
+    message:
+      'msg.payload must be the prompt (text) or an object of task fields, got ' +
+      describe(payload) +
+      (typeof payload === 'number' ? " (an inject timestamp? send the prompt, or an empty payload to use the node's prompt)" : ''),
+  });
+}
+
 export function buildTask(input: BuildInput): BuiltTask {
+  const kind = payloadKind(input.payload);
   let task = fieldsFromSettings(input.settings);
   if (typeof input.prompt === 'string' && input.prompt.trim() !== '') task.positivePrompt = input.prompt;
-  if (typeof input.payload === 'string' && input.payload.trim() !== '') task.positivePrompt = input.payload;
+  if (kind === 'prompt') task.positivePrompt = input.payload;
   if (input.webhookURL) task.webhookURL = input.webhookURL;
   if (input.image !== undefined) task.inputs = { image: input.image };
-  if (isPlainObject(input.payload)) task = overlay(task, input.payload);
+  if (kind === 'fields') task = overlay(task, input.payload as Obj);
 
   if (input.taskUUID !== undefined && input.taskUUID !== null && task.taskUUID === undefined) setOwn(task, 'taskUUID', input.taskUUID);
   if (task.taskUUID === undefined) task.taskUUID = randomUUID();

@@ -45,6 +45,9 @@ const int = (min: number, max?: number) => {
 };
 const num = (min: number, max: number) => z.number().min(min).max(max);
 const url = () => z.string().refine(isHttpUrl);
+/** Our cap on prompt text (Runware publishes none for Ovi): a runaway template must not become a paid job. */
+export const MAX_PROMPT_CHARS = 3000;
+const text = () => z.string().max(MAX_PROMPT_CHARS);
 
 const seed = z
   .union([z.number(), z.string(), z.bigint()])
@@ -68,8 +71,7 @@ export const TaskSchema = z
       .literal(MODEL_ID)
       .optional()
       .meta(m({ group: 'core', serviceDefault: MODEL_ID, description: 'The Ovi model.' })),
-    positivePrompt: z
-      .string()
+    positivePrompt: text()
       .refine(isPrompt)
       .meta(
         m({
@@ -108,12 +110,10 @@ export const TaskSchema = z
         audioCFGScale: num(0, 10)
           .optional()
           .meta(m({ group: 'advanced', serviceDefault: 4, step: 0.1, description: 'How closely the audio follows the prompt.' })),
-        videoNegativePrompt: z
-          .string()
+        videoNegativePrompt: text()
           .optional()
           .meta(m({ group: 'advanced', description: 'What to keep out of the video.' })),
-        audioNegativePrompt: z
-          .string()
+        audioNegativePrompt: text()
           .optional()
           .meta(m({ group: 'advanced', description: 'What to keep out of the audio.' })),
         slgLayer: int(0, 30)
@@ -229,6 +229,7 @@ function leafMeta(path: string, schema: ZodLike): FieldMeta {
   if (min !== undefined) out.min = min;
   if (max !== undefined) out.max = max;
   if (meta.step !== undefined) out.step = meta.step;
+  if (typeof main.maxLength === 'number') out.maxLength = main.maxLength;
   if (values) out.values = values;
   if (values && values.length === 1) out.fixed = true;
   if (nullable) out.nullable = true;

@@ -162,8 +162,10 @@ function invalidMsg(r, fields) {
         new Map(),
         deep(1000, 'a'),
       ]);
-      // deep(...) is an object with one unknown key "a": named as such; the rest lack a prompt.
-      const names = payload && typeof payload === 'object' && payload.a !== undefined ? '"a"' : 'positivePrompt';
+      // deep(...) is an object with one unknown key "a": named as such; absent and blank payloads lack a
+      // prompt; any other payload (a number, an array, a Buffer, ...) is itself the error, named as msg.payload.
+      const absent = payload === undefined || payload === null || (typeof payload === 'string' && payload.trim() === '');
+      const names = absent ? 'positivePrompt' : payload && typeof payload === 'object' && payload.a !== undefined ? '"a"' : 'msg.payload';
       return { msg: { payload }, names, what: 'payload ' + (Array.isArray(payload) ? 'array' : typeof payload) };
     }
     case 6: {
