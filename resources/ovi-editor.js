@@ -298,7 +298,9 @@
   function numberSetting(opts) {
     // opts: {integer, min (0 or 1 ...), optional, message: function() → text}
     return function (v) {
-      if (v === '' || v === undefined || v === null) return opts.optional ? true : opts.message();
+      // Absent or empty is the setting's default (OVI_FIELDS.nodes), as the runtime reads it: a node
+      // from a hand-written flow or an older version shows valid.
+      if (v === '' || v === undefined || v === null) return true;
       if (isEnv(v)) return true;
       var n = typeof v === 'number' ? v : NUMBER_RE.test(String(v).trim()) ? Number(String(v).trim()) : NaN;
       var ok = isFinite(n) && (!opts.integer || Math.floor(n) === n) && n >= opts.min;
@@ -377,6 +379,7 @@
       if (prop === 'output') return OUTPUT_MODES.indexOf(v) >= 0 || v === undefined || v === '' ? true : node._(keys.output);
       if (prop === 'filePath') {
         if (currentOutputMode(node) !== 'file') return true;
+        if (v === undefined || v === null || String(v).trim() === '') return true; // the default path
         var p = filePathProblem(v);
         return p ? filePathMessage(node, keys, p) : true;
       }

@@ -116,8 +116,11 @@ export const NOT_FOUND_CONFIRM_MS = 2_000;
 const FINISHED_MEMORY = 10_000;
 /** How long finished, unclaimed outcomes wait for an ovi poll node. */
 export const UNCLAIMED_TTL_MS = 10 * 60_000;
-/** How long outcomes wait for a claim, when the account has ovi poll nodes, before `unclaimed` is reported. */
-export const CLAIM_GRACE_MS = 30_000;
+/**
+ * How long outcomes wait for a claim, when the account has ovi poll nodes, before `unclaimed` is
+ * reported (env OVI_CLAIM_GRACE_S changes it, e.g. for a flow that delays msgs before its ovi poll).
+ */
+export const CLAIM_GRACE_MS = (Number(process.env.OVI_CLAIM_GRACE_S) > 0 ? Number(process.env.OVI_CLAIM_GRACE_S) : 30) * 1000;
 
 /** Identity of a failed generation, so a cumulative answer that repeats it is not a new failure. */
 function failureKey(err: OviError, item: Record<string, unknown>): string {
