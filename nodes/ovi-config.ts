@@ -115,17 +115,19 @@ function credentialsFor(RED: RED, b: Record<string, unknown>): { key?: string; e
   const asked = typeof b.endpoint === 'string' ? b.endpoint.trim() : '';
   // "__PWRD__" (unchanged in the dialog) or absent: the stored key. A typed key is the caller's own.
   const typed = typeof b.apiKey === 'string' && b.apiKey !== '__PWRD__' && b.apiKey !== '' ? b.apiKey : undefined;
-  if (typed !== undefined) {
-    if (/\$\{/.test(asked))
-      return { ok: false, status: 'error', message: 'environment variables are not expanded in a test: deploy first, or type the full endpoint' };
-    return { key: resolveEnv(typed) === typed ? typed : undefined, endpoint: asked || DEFAULT_ENDPOINT };
-  }
   const deployed = id ? RED.nodes.getNode(id) : null;
-  if (isOviConfig(deployed)) {
-    const configured = rawEndpointOf(RED, id); // as written, e.g. "${RUNWARE_ENDPOINT}"
-    if (asked === '' || asked === deployed.endpoint || (configured !== undefined && asked === configured)) {
-      return { key: apiKeyFor(RED.nodes.getCredentials(id)?.apiKey), endpoint: deployed.endpoint };
+  // The deployed endpoint, asked for as written (e.g. "${RUNWARE_ENDPOINT}") or as resolved: the only
+  // variable ever expanded is the one the deployed config itself names.
+  const own = isOviConfig(deployed) && (asked === '' || asked === deployed.endpoint || asked === rawEndpointOf(RED, id)) ? deployed.endpoint : undefined;
+  if (typed !== undefined) {
+    if (own) return { key: typed, endpoint: own };
+    if (/\$\{/.test(asked) || /^\$\{\w+\}$/.test(typed.trim())) {
+      return { ok: false, status: 'error', message: 'environment variables are not expanded in a test: deploy first, or type the full endpoint and key' };
     }
+    return { key: typed, endpoint: asked || DEFAULT_ENDPOINT };
+  }
+  if (own) return { key: apiKeyFor(RED.nodes.getCredentials(id)?.apiKey), endpoint: own };
+  if (isOviConfig(deployed)) {
     return {
       ok: false,
       status: 'needKey',

@@ -514,6 +514,31 @@ describe('editor in Chromium (real Node-RED 4, packed package, simulator)', func
     }
   });
 
+  it('foreign flows (hand-written minimal nodes, a flow saved by 0.1.0, a hand-written webhook flow) import and show valid', async function () {
+    const dir = path.join(__dirname, '..', 'fixtures', 'foreign-flows');
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+    const nodes = files.flatMap((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
+    const states = await page.evaluate((nodes) => {
+      RED.nodes.import(nodes);
+      return nodes
+        .filter((n) => /^ovi-/.test(n.type))
+        .map((n) => {
+          const node = RED.nodes.node(n.id);
+          if (node && node.type !== 'ovi-config') RED.editor.validateNode(node);
+          return { id: n.id, type: n.type, found: !!node, valid: node ? node.valid : null, errors: node ? node.validationErrors || [] : null };
+        });
+    }, nodes);
+    assert.ok(states.length >= 9, JSON.stringify(states));
+    for (const s of states) assert.ok(s.found && s.valid !== false, s.id + ' (' + s.type + ') shows invalid: ' + JSON.stringify(s.errors));
+    // Opening an old node's dialog reads its typeless prompt as text, as the runtime does.
+    await page.evaluate(() => RED.workspaces.show('ff.old.tab'));
+    await openNode('ff.old.submit');
+    assert.strictEqual(await page.$eval('#node-input-ovi-prompt-type', (e) => e.value), 'str');
+    assert.match(await page.$eval('#node-input-ovi-prompt-text', (e) => e.value), /A lighthouse at dusk/);
+    await closeNode('cancel');
+    await openEditor(); // drop the imports (never deployed)
+  });
+
   it('in German (editor language de) our nodes show the labels of locales/de', async function () {
     const de = catalog('de', 'ovi-submit');
     await page.click('#red-ui-header-button-deploy'); // nothing unsaved: no "leave page?" question

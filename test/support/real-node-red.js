@@ -245,7 +245,8 @@ async function startNodeRed({ node = process.execPath, redJs, userDir, env = {},
     if (child.exitCode !== null || child.signalCode !== null) throw new Error('Node-RED exited during start-up:\n' + output.slice(-4000));
     try {
       const r = await request('GET', adminUrl + '/settings', { headers: { Accept: 'application/json' }, timeoutMs: 3000 });
-      if (r.status === 200 && /Started flows|Server now running/.test(output)) break;
+      // 401: adminAuth is on (the API answers, it wants a token)
+      if ((r.status === 200 || r.status === 401) && /Started flows|Server now running/.test(output)) break;
     } catch {
       /* not listening yet */
     }
@@ -459,9 +460,9 @@ function instrumentExample(exampleNodes, collectorUrl, { mediaRoot } = {}) {
   return { flows: [tab, ...nodes, ...extra], injects };
 }
 
-async function deploy(red, flows) {
+async function deploy(red, flows, headers = {}) {
   const r = await request('POST', (red.adminUrl || red.url) + '/flows', {
-    headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' },
+    headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1', ...headers },
     body: flows,
     timeoutMs: 30000,
   });
