@@ -22,16 +22,28 @@ Plays Runware's REST API for the Ovi video model (runware:190@1) on this machine
   --fault-fail P        probability that an accepted job ends in inferenceError
   --latency-ms MS       extra delay before every API request is handled (default 0)
   --slow-ms MS          delay of a slow response (default 30000)
-  --webhook-wrap MODE   'bare' (default) POSTs the result item, 'data' POSTs {"data":[item]}
-  --reject-batched-poll refuse requests with more than one getResponse task (400 unsupportedBatch)
+  --webhook-wrap MODE   'data' (default) POSTs {"data":[item]}, 'bare' POSTs the result item itself
+  --failure-shape SHAPE 'errors' (default): a failed generation is an errors[] entry in the 200;
+                        'item': a data[] item {status:"error", error:{code, message}}
+  --progress            processing placeholders carry progress (0..99); off by default
+  --max-batch N         most getResponse tasks per request (default 0: no limit)
+  --batch-over-limit M  beyond --max-batch: 'refuse' (default, 400 unsupportedBatch) or 'partial'
+                        (answer the first N only)
+  --reject-batched-poll refuse requests with more than one getResponse task (= --max-batch 1, refuse)
+  --duplicate-answer S:CODE  status and code refusing a reused taskUUID (default 400:duplicateTaskUUID)
+  --require-inputs      refuse a task without inputs.image (400 missingInputs on 'inputs')
+  --alt-shapes          switch every unconfirmed choice to its alternative at once: bare webhooks,
+                        failure items, progress on, batched polls refused, duplicates as
+                        409:conflictTaskAlreadyExists, inputs required (the flags above still win)
   --no-webhooks         never POST to webhookURL (to exercise the polling fallback)
   --seed N              seed of the fault PRNG, for reproducible runs (default 1)
   --quiet               do not log requests and deliveries
   --help                show this help
 
-Prompt markers: "[sim:fail]" makes a job fail (inferenceError), "[sim:safety]" makes it fail
-with contentModerationFailed. Control routes: GET /__sim/stats, GET /__sim/requests,
-POST /__sim/config (JSON), POST /__sim/reset, POST /__sim/faults, GET /health.
+Prompt markers: "[sim:fail]" fails every generation of a task (inferenceError), "[sim:safety]"
+with contentPolicyViolation; "[sim:fail:I]" / "[sim:safety:I]" fail generation I (0-based) only.
+Control routes: GET /__sim/stats, GET /__sim/requests, GET|POST /__sim/config (JSON),
+POST /__sim/reset, POST /__sim/faults, POST /__sim/answers, GET /health.
 `;
 
 class UsageError extends Error {}
@@ -49,6 +61,11 @@ function parseArgs(argv: string[]): { init: SimulatorInit; help: boolean; quiet:
       const v = inline ?? argv[++i];
       if (v === undefined) throw new UsageError(`${flag} needs a value`);
       return v;
+    };
+    const choice = <T extends string>(...allowed: T[]): T => {
+      const v = value();
+      if (!allowed.includes(v as T)) throw new UsageError(`${flag} must be ${allowed.join(' or ')}`);
+      return v as T;
     };
     const number = (min: number, max: number): number => {
       const raw = value();
@@ -105,12 +122,34 @@ function parseArgs(argv: string[]): { init: SimulatorInit; help: boolean; quiet:
       case '--slow-ms':
         init.slowMs = number(0, 3_600_000);
         break;
-      case '--webhook-wrap': {
-        const mode = value();
-        if (mode !== 'bare' && mode !== 'data') throw new UsageError('--webhook-wrap must be bare or data');
-        init.webhookWrap = mode;
+      case '--webhook-wrap':
+        init.webhookWrap = choice('bare', 'data');
+        break;
+      case '--failure-shape':
+        init.failureShape = choice('errors', 'item');
+        break;
+      case '--progress':
+        init.progress = true;
+        break;
+      case '--max-batch':
+        init.maxBatch = number(0, 10_000);
+        if (!Number.isInteger(init.maxBatch)) throw new UsageError('--max-batch must be an integer');
+        break;
+      case '--batch-over-limit':
+        init.batchOverLimit = choice('refuse', 'partial');
+        break;
+      case '--duplicate-answer': {
+        const m = /^([45]\d\d):([A-Za-z][A-Za-z0-9]*)$/.exec(value());
+        if (!m) throw new UsageError('--duplicate-answer must look like 409:conflictTaskAlreadyExists');
+        init.duplicateAnswer = { status: Number(m[1]), code: m[2] };
         break;
       }
+      case '--require-inputs':
+        init.requireInputs = true;
+        break;
+      case '--alt-shapes':
+        init.shapes = 'alt';
+        break;
       case '--reject-batched-poll':
         init.rejectBatchedPoll = true;
         break;

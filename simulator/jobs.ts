@@ -1,18 +1,33 @@
 /**
  * Jobs: what an accepted videoInference task turns into. Everything a job will ever report
- * (finish times, seeds, videoUUIDs, URLs, failure) is fixed at accept time, so polling and
- * webhooks always tell the same story whatever order they run in.
+ * (finish times, seeds, videoUUIDs, URLs, which generations fail and how) is fixed at accept time,
+ * so polling and webhooks always tell the same story whatever order they run in. Each generation
+ * succeeds or fails on its own, at its own finish time.
  */
 import { randomInt, randomUUID } from 'crypto';
 import { MEDIA_TYPES } from './media';
-import type { ErrorEntry, ProcessingItem, SuccessItem } from './protocol';
+import type { DataItem, ErrorEntry, ErrorItem, ProcessingItem, SuccessItem } from './protocol';
+import type { FailureShape } from './options';
 import { MAX_SEED, type AcceptedTask, type OutputFormat } from './validate';
 
 /** Simulated price of one Ovi result in USD (reported only with includeCost). */
 export const COST_PER_RESULT = 0.0437;
-/** Prompt markers that force an outcome, for tests and demos. */
+/** Prompt markers that fail every generation of a task, for tests and demos. */
 export const FAIL_MARKER = '[sim:fail]';
 export const SAFETY_MARKER = '[sim:safety]';
+/** `[sim:fail:I]` / `[sim:safety:I]`: only generation I (0-based) fails. */
+const GENERATION_MARKER = /\[sim:(fail|safety):(\d{1,2})\]/g;
+
+/** A provider-side failure: the code Runware's docs and SDKs use for a failed inference. */
+export const PROVIDER_FAILURE: Readonly<JobFailure> = Object.freeze({
+  code: 'inferenceError',
+  message: 'Video generation failed on the inference provider (simulated).',
+});
+/** A content-policy failure: contentPolicyViolation is in both SDKs' safety family. */
+export const SAFETY_FAILURE: Readonly<JobFailure> = Object.freeze({
+  code: 'contentPolicyViolation',
+  message: 'The generated video was blocked by the content policy (simulated).',
+});
 
 export interface JobResult {
   index: number;
@@ -21,10 +36,12 @@ export interface JobResult {
   videoUUID: string;
   videoURL: string;
   seed: bigint;
+  /** When set, this generation fails at dueAt and never has media. */
+  failure?: JobFailure;
 }
 
 export interface JobFailure {
-  code: 'inferenceError' | 'contentModerationFailed';
+  code: string;
   message: string;
 }
 
@@ -36,26 +53,26 @@ export interface Job {
   webhookURL?: string;
   uploadEndpoint?: string;
   results: JobResult[];
-  /** When set, the whole job fails at results[0].dueAt and no result is ever delivered. */
-  failure?: JobFailure;
 }
 
 export interface JobInit {
   now: number;
   renderMs: number;
   publicUrl: string;
-  /** The failedGeneration fault drawn for this job. */
+  /** The failedGeneration fault drawn for this job: every generation fails. */
   failRandomly: boolean;
 }
 
-function failureFor(prompt: string, failRandomly: boolean): JobFailure | undefined {
-  if (prompt.includes(SAFETY_MARKER)) {
-    return { code: 'contentModerationFailed', message: 'The generated video was blocked by content moderation.' };
+/** The failure of each generation (undefined: it succeeds), from the prompt markers and the fault. */
+function failuresFor(prompt: string, count: number, failRandomly: boolean): Array<JobFailure | undefined> {
+  const whole = prompt.includes(SAFETY_MARKER) ? SAFETY_FAILURE : prompt.includes(FAIL_MARKER) || failRandomly ? PROVIDER_FAILURE : undefined;
+  const out: Array<JobFailure | undefined> = Array.from({ length: count }, () => whole);
+  if (whole) return out;
+  for (const m of prompt.matchAll(GENERATION_MARKER)) {
+    const i = Number(m[2]);
+    if (i < count) out[i] = m[1] === 'safety' ? SAFETY_FAILURE : (out[i] ?? PROVIDER_FAILURE);
   }
-  if (prompt.includes(FAIL_MARKER) || failRandomly) {
-    return { code: 'inferenceError', message: 'Video generation failed on the inference provider (simulated).' };
-  }
-  return undefined;
+  return out;
 }
 
 /** Seeds of the results: the task's seed plus i (wrapping past 2^63-1), else distinct random uint32s. */
@@ -74,15 +91,19 @@ function seedsFor(seed: bigint | undefined, count: number): bigint[] {
 export function createJob(task: AcceptedTask, init: JobInit): Job {
   const ext = MEDIA_TYPES[task.outputFormat].ext;
   const seeds = seedsFor(task.seed, task.numberResults);
-  const results = seeds.map((seed, index) => {
+  const failures = failuresFor(task.positivePrompt, task.numberResults, init.failRandomly);
+  const results = seeds.map((seed, index): JobResult => {
     const videoUUID = randomUUID();
-    return {
+    const result: JobResult = {
       index,
       dueAt: init.now + init.renderMs * (1 + 0.25 * index),
       videoUUID,
       videoURL: `${init.publicUrl}/media/${videoUUID}.${ext}`,
       seed,
     };
+    const failure = failures[index];
+    if (failure) result.failure = { ...failure };
+    return result;
   });
   return {
     taskUUID: task.taskUUID,
@@ -92,7 +113,6 @@ export function createJob(task: AcceptedTask, init: JobInit): Job {
     webhookURL: task.webhookURL,
     uploadEndpoint: task.uploadEndpoint,
     results,
-    failure: failureFor(task.positivePrompt, init.failRandomly),
   };
 }
 
@@ -109,33 +129,49 @@ export function successItem(job: Job, result: JobResult): SuccessItem {
   return item;
 }
 
-export function failureEntry(job: Job): ErrorEntry {
-  const failure = job.failure ?? { code: 'inferenceError', message: 'Video generation failed.' };
-  return { code: failure.code, message: failure.message, taskUUID: job.taskUUID, taskType: 'videoInference' };
+/** A failed generation as an errors[] entry (failureShape 'errors'). */
+export function failureEntry(job: Job, result: JobResult): ErrorEntry {
+  const failure = result.failure ?? PROVIDER_FAILURE;
+  return { code: failure.code, message: failure.message, taskUUID: job.taskUUID, taskType: 'videoInference', status: 'error' };
 }
 
-/** When the job's failure becomes visible (it fails at its first finish time). */
-export function failsAt(job: Job): number {
-  return job.results[0].dueAt;
+/** A failed generation as a data[] item with a nested error (failureShape 'item'). */
+export function failureItem(job: Job, result: JobResult): ErrorItem {
+  const failure = result.failure ?? PROVIDER_FAILURE;
+  return { taskType: 'videoInference', taskUUID: job.taskUUID, status: 'error', error: { code: failure.code, message: failure.message } };
 }
 
-export type JobView = { failed: ErrorEntry } | { items: Array<SuccessItem | ProcessingItem> };
+export interface ViewOptions {
+  progress: boolean;
+  failureShape: FailureShape;
+}
 
-/** What getResponse reports at `now`: finished results, plus one placeholder while any is pending. */
-export function viewJob(job: Job, now: number): JobView {
-  if (job.failure && now >= failsAt(job)) return { failed: failureEntry(job) };
-  const finished = job.failure ? [] : job.results.filter((r) => now >= r.dueAt);
-  const items: Array<SuccessItem | ProcessingItem> = finished.map((r) => successItem(job, r));
-  if (finished.length < job.results.length) {
-    const endAt = job.failure ? failsAt(job) : job.results[job.results.length - 1].dueAt;
-    const span = endAt - job.acceptedAt;
-    const progress = span <= 0 ? 99 : Math.min(99, Math.max(0, Math.floor((100 * (now - job.acceptedAt)) / span)));
-    items.push({ taskType: 'videoInference', taskUUID: job.taskUUID, status: 'processing', progress });
+/**
+ * What getResponse reports at `now`, cumulatively: every finished generation (success, or failure in
+ * the configured shape), plus one processing placeholder while any generation is pending.
+ */
+export function viewJob(job: Job, now: number, view: ViewOptions): { items: DataItem[]; errors: ErrorEntry[] } {
+  const items: DataItem[] = [];
+  const errors: ErrorEntry[] = [];
+  let pending = 0;
+  for (const r of job.results) {
+    if (now < r.dueAt) pending++;
+    else if (!r.failure) items.push(successItem(job, r));
+    else if (view.failureShape === 'item') items.push(failureItem(job, r));
+    else errors.push(failureEntry(job, r));
   }
-  return { items };
+  if (pending > 0) {
+    const placeholder: ProcessingItem = { taskType: 'videoInference', taskUUID: job.taskUUID, status: 'processing' };
+    if (view.progress) {
+      const span = job.results[job.results.length - 1].dueAt - job.acceptedAt;
+      placeholder.progress = span <= 0 ? 99 : Math.min(99, Math.max(0, Math.floor((100 * (now - job.acceptedAt)) / span)));
+    }
+    items.push(placeholder);
+  }
+  return { items, errors };
 }
 
-/** Whether a result's media may be downloaded: finished, and its job did not fail. */
-export function isServable(job: Job, result: JobResult, now: number): boolean {
-  return !job.failure && now >= result.dueAt;
+/** Whether a result's media may be downloaded: finished, and its generation did not fail. */
+export function isServable(result: JobResult, now: number): boolean {
+  return !result.failure && now >= result.dueAt;
 }

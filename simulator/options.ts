@@ -25,6 +25,18 @@ export interface FaultOptions {
 }
 
 export type WebhookWrap = 'bare' | 'data';
+/** How a failed generation is reported: an errors[] entry, or a data[] item with a nested error. */
+export type FailureShape = 'errors' | 'item';
+/** What a request with more than maxBatch getResponse tasks gets: a 400, or answers for the first ones only. */
+export type BatchOverLimit = 'refuse' | 'partial';
+/** 'alt' flips every unconfirmed protocol choice at once (see shapes.ts). */
+export type ShapesMode = 'default' | 'alt';
+
+/** The answer to a reused taskUUID: no public source gives its code, so tests can vary it. */
+export interface DuplicateAnswer {
+  status: number;
+  code: string;
+}
 
 export interface SimulatorOptions {
   /** Interface to bind. Default 127.0.0.1. */
@@ -39,12 +51,29 @@ export interface SimulatorOptions {
   renderMs: number;
   /** Largest accepted request body (bytes); beyond it → 413. Default 25 MB. */
   maxBodyBytes: number;
-  /** When true, a request with more than one getResponse task → 400 unsupportedBatch. */
+  /** When true, a request with more than one getResponse task → 400 unsupportedBatch (maxBatch 1 + refuse). */
   rejectBatchedPoll: boolean;
   /** When false, webhookURL is never POSTed (uploads still happen): tests the poll fallback. */
   webhooks: boolean;
-  /** 'bare' POSTs the result item itself; 'data' wraps it as {"data":[item]}. */
-  webhookWrap: WebhookWrap;
+  /**
+   * Every unconfirmed choice below follows this mode while it is null: 'default' picks the form the
+   * evidence favours, 'alt' the other one (see shapes.ts). A value set here overrides the mode.
+   */
+  shapes: ShapesMode;
+  /** 'data' POSTs {"data":[item]} (default), 'bare' the item itself. */
+  webhookWrap: WebhookWrap | null;
+  /** 'errors' (default): errors[] entry next to data in a 200; 'item': a data[] item with status 'error'. */
+  failureShape: FailureShape | null;
+  /** Processing placeholders carry progress (0..99). Default false. */
+  progress: boolean | null;
+  /** Most getResponse tasks one request may carry; 0 = no limit (default). */
+  maxBatch: number | null;
+  /** What happens beyond maxBatch. Default 'refuse'. */
+  batchOverLimit: BatchOverLimit | null;
+  /** Status and code of the refusal of a reused taskUUID. Default 400 duplicateTaskUUID. */
+  duplicateAnswer: DuplicateAnswer | null;
+  /** Refuse a videoInference task without inputs (Runware's generated schema marks it required). Default false. */
+  requireInputs: boolean | null;
   /** Extra identical deliveries of each result, to test receiver dedupe. Default 0. */
   webhookDuplicates: number;
   /** With renderMs 0: deliver (and await) the webhooks before answering the submit. */
@@ -90,7 +119,14 @@ export function defaultOptions(): SimulatorOptions {
     maxBodyBytes: 25 * 1024 * 1024,
     rejectBatchedPoll: false,
     webhooks: true,
-    webhookWrap: 'bare',
+    shapes: 'default',
+    webhookWrap: null,
+    failureShape: null,
+    progress: null,
+    maxBatch: null,
+    batchOverLimit: null,
+    duplicateAnswer: null,
+    requireInputs: null,
     webhookDuplicates: 0,
     webhookBeforeAck: false,
     webhookRetryDelaysMs: [250, 1000, 3000],
@@ -124,6 +160,18 @@ const str: Check = (v, name) => {
   return v;
 };
 
+const oneOf =
+  <T extends string>(...values: T[]): Check =>
+  (v, name) => {
+    if (typeof v !== 'string' || !values.includes(v as T)) throw new OptionError(`${name} must be ${values.map((x) => `'${x}'`).join(' or ')}`);
+    return v;
+  };
+/** null puts a shape knob back under the `shapes` mode. */
+const orNull =
+  (check: Check): Check =>
+  (v, name) =>
+    v === null ? null : check(v, name);
+
 const CHECKS: { [K in Exclude<keyof SimulatorOptions, 'faults' | 'log'>]: Check } = {
   host: str,
   port: num(0, 65535, true),
@@ -142,10 +190,18 @@ const CHECKS: { [K in Exclude<keyof SimulatorOptions, 'faults' | 'log'>]: Check 
   maxBodyBytes: num(1, 1024 * 1024 * 1024, true),
   rejectBatchedPoll: bool,
   webhooks: bool,
-  webhookWrap: (v, name) => {
-    if (v !== 'bare' && v !== 'data') throw new OptionError(`${name} must be 'bare' or 'data'`);
-    return v;
-  },
+  shapes: oneOf<ShapesMode>('default', 'alt'),
+  webhookWrap: orNull(oneOf<WebhookWrap>('bare', 'data')),
+  failureShape: orNull(oneOf<FailureShape>('errors', 'item')),
+  progress: orNull(bool),
+  maxBatch: orNull(num(0, 10_000, true)),
+  batchOverLimit: orNull(oneOf<BatchOverLimit>('refuse', 'partial')),
+  duplicateAnswer: orNull((v, name) => {
+    if (!isRecord(v)) throw new OptionError(`${name} must be {status, code}`);
+    for (const k of Object.keys(v)) if (k !== 'status' && k !== 'code') throw new OptionError(`unknown key ${name}.${k}`);
+    return { status: num(400, 599, true)(v.status, `${name}.status`), code: str(v.code, `${name}.code`) };
+  }),
+  requireInputs: orNull(bool),
   webhookDuplicates: num(0, 10, true),
   webhookBeforeAck: bool,
   webhookRetryDelaysMs: (v, name) => {

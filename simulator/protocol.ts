@@ -9,6 +9,8 @@ export interface ErrorEntry {
   type?: string;
   taskType?: string;
   taskUUID?: string;
+  /** 'error' on the entry of a failed generation (getResponse or webhook). */
+  status?: 'error';
   documentation?: string;
 }
 
@@ -21,8 +23,8 @@ export interface ProcessingItem {
   taskType: 'videoInference';
   taskUUID: string;
   status: 'processing';
-  /** 0..99 */
-  progress: number;
+  /** 0..99, only with the `progress` option. */
+  progress?: number;
 }
 
 export interface SuccessItem {
@@ -37,7 +39,15 @@ export interface SuccessItem {
   cost?: number;
 }
 
-export type DataItem = AckItem | ProcessingItem | SuccessItem;
+/** A failed generation as a data[] item (failureShape 'item'; GetResponseResult.error in Runware's types). */
+export interface ErrorItem {
+  taskType: 'videoInference';
+  taskUUID: string;
+  status: 'error';
+  error: { code: string; message: string };
+}
+
+export type DataItem = AckItem | ProcessingItem | SuccessItem | ErrorItem;
 
 export interface Envelope {
   data?: DataItem[];

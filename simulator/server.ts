@@ -12,31 +12,38 @@
  *   GET /health            {"ok":true}
  *   /__sim/...             control, no auth (bind to loopback!): GET stats, GET requests,
  *                          DELETE requests, GET deliveries, GET|POST config (JSON merge),
- *                          POST reset, POST faults {"queue":["429","reset"],"media":{"count":2,"status":502}}
+ *                          POST reset, POST faults {"queue":["429","reset"],"media":{"count":2,"status":502}},
+ *                          POST answers {"answers":[{"status":200,"body":{...},"process":true}]}
  *
- * Behaviour
- *   - Result i of a job finishes at accept + renderMs * (1 + 0.25 i); until all are done, getResponse
- *     gives the finished items plus one {"status":"processing","progress":0..99} placeholder.
+ * Behaviour (the unconfirmed choices live in shapes.ts; README.md tables their sources)
+ *   - Generation i of a job finishes at accept + renderMs * (1 + 0.25 i), as a success or, when a
+ *     marker or fault says so, a failure. getResponse answers are cumulative: every finished
+ *     generation, plus one {"status":"processing"} placeholder (with progress only when the
+ *     `progress` knob is on) while any is pending.
+ *   - A failed generation is an errors[] entry {code, message, taskUUID, taskType, status:"error"}
+ *     inside the 200 (failureShape 'errors'), or a data[] item {status:"error", error:{code, message}}
+ *     (failureShape 'item').
  *   - Seeds: the task's seed + i (exact up to 2^63-1, then wrapping to 0), else random uint32s.
- *   - cost: 0.0437 USD per result, only with includeCost.
- *   - Prompt markers: "[sim:fail]" → the job fails with inferenceError; "[sim:safety]" → it fails
- *     with contentModerationFailed. A failed job fails at its first finish time; getResponse then
- *     answers 200 {"data":[],"errors":[{code,...}]} and a webhookURL gets {"errors":[...]} once.
+ *   - cost: 0.0437 USD per successful result, only with includeCost.
+ *   - Prompt markers: "[sim:fail]" / "[sim:safety]" fail every generation (inferenceError /
+ *     contentPolicyViolation); "[sim:fail:I]" / "[sim:safety:I]" fail generation I only.
  *   - Jobs and their media stay retrievable for the life of the process (until reset); ttl is checked
  *     but not enforced.
- *   - Webhooks: one POST per finished result (bare item, or {"data":[item]} with webhookWrap 'data');
- *     uploadEndpoint: one PUT of the clip's bytes per result. Both redelivered on non-2xx / network
- *     error after webhookRetryDelaysMs, then given up.
- *   - A taskUUID accepted once is refused afterwards with duplicateTaskUUID: retries never start a
- *     second job.
+ *   - Webhooks: one POST per finished generation ({"data":[item]} by default; see webhooks.ts);
+ *     uploadEndpoint: one PUT of the clip's bytes per successful generation. Both redelivered on
+ *     non-2xx / network error after webhookRetryDelaysMs, then given up.
+ *   - A taskUUID accepted once is refused afterwards (duplicateAnswer, default 400
+ *     duplicateTaskUUID): retries never start a second job.
+ *   - maxBatch / batchOverLimit bound the getResponse tasks of one request.
  *
- * Knobs (SimulatorOptions; defaults in options.ts): host, port, apiKeys, publicUrl, renderMs,
- *   maxBodyBytes, rejectBatchedPoll, webhooks, webhookWrap, webhookDuplicates, webhookBeforeAck,
+ * Knobs (SimulatorOptions; defaults in options.ts and shapes.ts): host, port, apiKeys, publicUrl,
+ *   renderMs, maxBodyBytes, rejectBatchedPoll, webhooks, shapes, webhookWrap, failureShape, progress,
+ *   maxBatch, batchOverLimit, duplicateAnswer, requireInputs, webhookDuplicates, webhookBeforeAck,
  *   webhookRetryDelaysMs, webhookTimeoutMs, retryAfterSeconds, slowMs, randomSeed, requestLogLimit, log,
  *   faults: { latencyMs, rateLimit, serverError, reset, malformed, slow, failedGeneration, mediaStatus }.
  *   Random faults are drawn per API request from a PRNG seeded with randomSeed; sim.queueFaults([...])
- *   scripts the next requests' faults first. Media, admin and /health are never faulted (except
- *   media by failMedia / faults.mediaStatus).
+ *   scripts the next requests' faults first, and sim.queueAnswers([...]) their exact answers before
+ *   that. Media, admin and /health are never faulted (except media by failMedia / faults.mediaStatus).
  */
 import { createHash, timingSafeEqual } from 'crypto';
 import { readFileSync } from 'fs';
@@ -44,22 +51,29 @@ import * as http from 'http';
 import { join as joinPath } from 'path';
 import type { AddressInfo, Socket } from 'net';
 import { stringifyLossless } from '../nodes/lib/lossless-json';
-import { processApiBody, type ApiState } from './api';
+import { AnswerQueue, answerBody } from './answers';
+import { parseTasks, processApiBody, type ApiResult, type ApiState } from './api';
 import { FaultInjector, truncateJson, type QueuedFaultName } from './faults';
 import { isServable, type Job, type JobResult } from './jobs';
 import { loadFixtures, MEDIA_TYPES, sendMedia } from './media';
 import { applyOptions, defaultOptions, OptionError, publicOptions, type SimulatorInit, type SimulatorOptions } from './options';
 import type { Envelope, ErrorEntry } from './protocol';
+import { resolveShapes } from './shapes';
 import { createStats, type SimulatorStats } from './stats';
 import { TimerSet } from './timers';
 import { Deliveries, type DeliveryLogEntry } from './webhooks';
+import type { ScriptedAnswer } from './answers';
+import type { Shapes } from './shapes';
 
-export type { FaultOptions, SimulatorInit, SimulatorOptions, WebhookWrap } from './options';
+export type { BatchOverLimit, DuplicateAnswer, FailureShape, FaultOptions, ShapesMode, SimulatorInit, SimulatorOptions, WebhookWrap } from './options';
+export type { Shapes } from './shapes';
+export { ALT_SHAPES, DEFAULT_SHAPES } from './shapes';
+export type { ScriptedAnswer } from './answers';
 export type { FaultKind, QueuedFaultName } from './faults';
 export type { SimulatorStats, DeliveryCounters } from './stats';
 export type { DeliveryLogEntry } from './webhooks';
-export type { AckItem, DataItem, Envelope, ErrorEntry, ProcessingItem, SuccessItem } from './protocol';
-export { COST_PER_RESULT, FAIL_MARKER, SAFETY_MARKER } from './jobs';
+export type { AckItem, DataItem, Envelope, ErrorEntry, ErrorItem, ProcessingItem, SuccessItem } from './protocol';
+export { COST_PER_RESULT, FAIL_MARKER, PROVIDER_FAILURE, SAFETY_FAILURE, SAFETY_MARKER } from './jobs';
 
 export interface RequestLogEntry {
   at: number;
@@ -86,6 +100,13 @@ export interface Simulator {
   configure(patch: SimulatorInit): SimulatorOptions;
   /** The next API requests get these faults, in order, before any random one. */
   queueFaults(faults: readonly (QueuedFaultName | string)[]): void;
+  /**
+   * The next API requests (after auth) get exactly these answers, in order, before any fault; their
+   * tasks are not processed unless `process: true`. A body may be a function of the parsed tasks.
+   */
+  queueAnswers(answers: readonly ScriptedAnswer[]): void;
+  /** The unconfirmed choices in force (the `shapes` mode with individual overrides applied). */
+  shapes(): Shapes;
   /** The next `count` media requests answer `status` (default 502). */
   failMedia(count: number, status?: number): void;
   stats(): SimulatorStats;
@@ -187,6 +208,7 @@ export async function createSimulator(init: SimulatorInit = {}): Promise<Simulat
   let deliveryLog: DeliveryLogEntry[] = [];
   const mediaFailures = { count: 0, status: 502 };
   const injector = new FaultInjector(options.randomSeed);
+  const answers = new AnswerQueue();
   const deliveryTimers = new TimerSet();
   const responseTimers = new TimerSet();
   const sockets = new Set<Socket>();
@@ -204,6 +226,7 @@ export async function createSimulator(init: SimulatorInit = {}): Promise<Simulat
 
   const deliveries = new Deliveries({
     options,
+    shapes: () => resolveShapes(options),
     counters: stats,
     timers: deliveryTimers,
     fixtures,
@@ -235,6 +258,32 @@ export async function createSimulator(init: SimulatorInit = {}): Promise<Simulat
     return options.apiKeys.some((key) => timingSafeEqual(sha256(key), given));
   }
 
+  /** Process a request body: jobs accepted, media registered, deliveries armed (or sent, with webhookBeforeAck). */
+  async function runTasks(text: string): Promise<ApiResult> {
+    const now = Date.now();
+    const result = processApiBody(text, state, {
+      now,
+      options,
+      shapes: resolveShapes(options),
+      publicUrl: publicUrl(),
+      drawFailure: () => {
+        const fail = injector.chance(options.faults.failedGeneration);
+        if (fail) stats.faultsInjected.failedGeneration++;
+        return fail;
+      },
+    });
+    const beforeAck = options.webhookBeforeAck && options.renderMs === 0;
+    const early: Array<Promise<void>> = [];
+    for (const job of result.accepted) {
+      for (const r of job.results) media.set(r.videoUUID, { job, result: r });
+      if (beforeAck) early.push(deliveries.deliverNow(job));
+      else deliveries.schedule(job, now);
+    }
+    // The callback beats the acknowledgment: the receiver sees a taskUUID it was never told about.
+    if (early.length > 0) await Promise.all(early);
+    return result;
+  }
+
   async function handleApi(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
     stats.apiRequests++;
     const body = await readBody(req, options.maxBodyBytes);
@@ -256,6 +305,16 @@ export async function createSimulator(init: SimulatorInit = {}): Promise<Simulat
       return finish(401);
     }
 
+    const scripted = answers.next();
+    if (scripted) {
+      stats.scriptedAnswers++;
+      const result = scripted.process ? await runTasks(body.text) : undefined;
+      const tasks = result ? result.tasks : parseTasks(body.text);
+      entry.tasks = tasks.slice(0, 100).map((t) => forLog(t));
+      sendText(res, scripted.status, stringifyLossless(answerBody(scripted, tasks)), scripted.headers);
+      return finish(scripted.status, 'answer', result?.summary);
+    }
+
     const fault = injector.next(options.faults);
     if (fault.kind === 'rateLimit') {
       stats.faultsInjected.rateLimit++;
@@ -270,27 +329,8 @@ export async function createSimulator(init: SimulatorInit = {}): Promise<Simulat
       return finish(fault.status, 'serverError');
     }
 
-    const now = Date.now();
-    const result = processApiBody(body.text, state, {
-      now,
-      options,
-      publicUrl: publicUrl(),
-      drawFailure: () => {
-        const fail = injector.chance(options.faults.failedGeneration);
-        if (fail) stats.faultsInjected.failedGeneration++;
-        return fail;
-      },
-    });
+    const result = await runTasks(body.text);
     entry.tasks = result.tasks.slice(0, 100).map((t) => forLog(t));
-    const beforeAck = options.webhookBeforeAck && options.renderMs === 0;
-    const early: Array<Promise<void>> = [];
-    for (const job of result.accepted) {
-      for (const r of job.results) media.set(r.videoUUID, { job, result: r });
-      if (beforeAck) early.push(deliveries.deliverNow(job));
-      else deliveries.schedule(job, now);
-    }
-    // The callback beats the acknowledgment: the receiver sees a taskUUID it was never told about.
-    if (early.length > 0) await Promise.all(early);
     const text = stringifyLossless(result.envelope);
 
     switch (fault.kind) {
@@ -329,12 +369,17 @@ export async function createSimulator(init: SimulatorInit = {}): Promise<Simulat
     }
     const m = /^\/media\/([0-9a-fA-F-]{36})\.(mp4|webm|mov)$/.exec(path);
     const found = m ? media.get(m[1].toLowerCase()) : undefined;
-    if (!m || !found || MEDIA_TYPES[found.job.outputFormat].ext !== m[2] || !isServable(found.job, found.result, Date.now())) {
+    if (!m || !found || MEDIA_TYPES[found.job.outputFormat].ext !== m[2] || !isServable(found.result, Date.now())) {
       sendJson(res, 404, errorBody('notFound', 'No such media.'));
       entry.status = 404;
       return;
     }
     entry.status = sendMedia(req, res, fixtures[found.job.outputFormat], MEDIA_TYPES[found.job.outputFormat].contentType);
+  }
+
+  /** The options as shown over HTTP, with the effective unconfirmed choices. */
+  function configView(): Record<string, unknown> {
+    return { ...publicOptions(options), effective: resolveShapes(options) };
   }
 
   async function readAdminJson(req: http.IncomingMessage): Promise<unknown> {
@@ -362,12 +407,12 @@ export async function createSimulator(init: SimulatorInit = {}): Promise<Simulat
         case 'GET /__sim/deliveries':
           return sendJson(res, 200, sim.deliveries());
         case 'GET /__sim/config':
-          return sendJson(res, 200, publicOptions(options));
+          return sendJson(res, 200, configView());
         case 'POST /__sim/config': {
           const patch = await readAdminJson(req);
           if (typeof patch === 'object' && patch !== null && 'log' in patch) throw new OptionError('log cannot be set over HTTP');
           sim.configure(patch as SimulatorInit);
-          return sendJson(res, 200, publicOptions(options));
+          return sendJson(res, 200, configView());
         }
         case 'POST /__sim/reset':
           sim.reset();
@@ -381,6 +426,13 @@ export async function createSimulator(init: SimulatorInit = {}): Promise<Simulat
           }
           if (b.media !== undefined) sim.failMedia(Number(b.media.count), b.media.status === undefined ? undefined : Number(b.media.status));
           return sendJson(res, 200, { ok: true, queued: injector.queued, mediaFailuresLeft: mediaFailures.count });
+        }
+        case 'POST /__sim/answers': {
+          const body = await readAdminJson(req);
+          const list = Array.isArray(body) ? body : (body as { answers?: unknown }).answers;
+          if (!Array.isArray(list)) throw new OptionError('send {"answers":[{status, body, headers?, process?}, ...]} or the array itself');
+          answers.enqueue(list);
+          return sendJson(res, 200, { ok: true, queued: answers.size });
         }
         default:
           return sendJson(res, 404, errorBody('notFound', `No admin route ${route}.`));
@@ -449,6 +501,12 @@ export async function createSimulator(init: SimulatorInit = {}): Promise<Simulat
     queueFaults(faults) {
       injector.enqueue(faults);
     },
+    queueAnswers(list) {
+      answers.enqueue(list);
+    },
+    shapes() {
+      return resolveShapes(options);
+    },
     failMedia(count, status = 502) {
       if (!Number.isInteger(count) || count < 0) throw new OptionError('media failure count must be an integer >= 0');
       if (!Number.isInteger(status) || status < 400 || status > 599) throw new OptionError('media failure status must be 400..599');
@@ -476,6 +534,7 @@ export async function createSimulator(init: SimulatorInit = {}): Promise<Simulat
       requestLog = [];
       deliveryLog = [];
       injector.clearQueue();
+      answers.clear();
       injector.reseed(options.randomSeed);
       mediaFailures.count = 0;
     },

@@ -20,6 +20,12 @@ export interface SimulatorStats extends DeliveryCounters {
   /** API requests carrying at least one getResponse task. */
   getResponseRequests: number;
   getResponseTasks: number;
+  /** Requests refused for carrying more than maxBatch getResponse tasks ('refuse'). */
+  batchRefusals: number;
+  /** Requests answered for their first maxBatch getResponse tasks only ('partial'). */
+  batchTruncations: number;
+  /** API requests answered from the sim.queueAnswers() script. */
+  scriptedAnswers: number;
   /** videoInference tasks received, valid or not. */
   submits: number;
   /** How many times each taskUUID was accepted: never more than 1. */
@@ -38,6 +44,9 @@ export function createStats(): SimulatorStats {
     apiRequests: 0,
     getResponseRequests: 0,
     getResponseTasks: 0,
+    batchRefusals: 0,
+    batchTruncations: 0,
+    scriptedAnswers: 0,
     submits: 0,
     acceptedByUUID: {},
     duplicateRejections: 0,

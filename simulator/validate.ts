@@ -48,6 +48,7 @@ type Shape = { [field: string]: Rule | Group };
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UUID_V4_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+// Runware lists PNG, JPG and WEBP only: a data URI of any other image type (gif, bmp, avif...) is refused.
 const DATA_URI_RE = /^data:image\/(?:png|jpeg|webp);base64,[A-Za-z0-9+/]+={0,2}$/;
 const BASE64_RE = /^[A-Za-z0-9+/=]{16,}$/;
 
@@ -234,9 +235,12 @@ function checkCacheRange(task: Record<string, unknown>, out: ValidationIssue[]):
 }
 
 /** Check one videoInference task; `accepted` is set only when there is no issue. */
-export function validateVideoInference(task: Record<string, unknown>): { issues: ValidationIssue[]; accepted?: AcceptedTask } {
+export function validateVideoInference(
+  task: Record<string, unknown>,
+  rules: { requireInputs?: boolean } = {},
+): { issues: ValidationIssue[]; accepted?: AcceptedTask } {
   const issues: ValidationIssue[] = [];
-  checkShape(task, SHAPE, REQUIRED, '', issues);
+  checkShape(task, SHAPE, rules.requireInputs ? [...REQUIRED, 'inputs'] : REQUIRED, '', issues);
   checkCacheRange(task, issues);
   if (issues.length > 0) return { issues };
   return {

@@ -1,15 +1,19 @@
 /**
- * Outgoing deliveries: the webhook POST of each finished result (or of the job's failure) and the
- * PUT of its bytes to uploadEndpoint. Each is timed by its own timer at the result's finish time,
- * independent of anyone polling, and redelivered after `webhookRetryDelaysMs` on a non-2xx answer
- * or a network error, then given up (counted in stats).
+ * Outgoing deliveries: one webhook POST per finished generation (its success, or its failure) and
+ * the PUT of a successful generation's bytes to uploadEndpoint. Each is timed by its own timer at the
+ * generation's finish time, independent of anyone polling, and redelivered after
+ * `webhookRetryDelaysMs` on a non-2xx answer or a network error, then given up (counted in stats).
+ *
+ * Bodies follow the shapes in force when sent: a success as {"data":[item]} (or the bare item); a
+ * failure as {"errors":[entry]} (failureShape 'errors') or as an error item wrapped like a success.
  */
 import * as http from 'http';
 import * as https from 'https';
 import { stringifyLossless } from '../nodes/lib/lossless-json';
-import { failsAt, failureEntry, successItem, type Job, type JobResult } from './jobs';
+import { failureEntry, failureItem, successItem, type Job, type JobResult } from './jobs';
 import { MEDIA_TYPES, type MediaFixtures } from './media';
 import type { SimulatorOptions } from './options';
+import type { Shapes } from './shapes';
 import type { DeliveryCounters } from './stats';
 import type { TimerSet } from './timers';
 
@@ -29,6 +33,8 @@ export interface DeliveryLogEntry {
 
 export interface DeliveryEnv {
   options: SimulatorOptions;
+  /** The effective unconfirmed choices, read at each delivery. */
+  shapes(): Shapes;
   counters: DeliveryCounters;
   timers: TimerSet;
   fixtures: MediaFixtures;
@@ -63,25 +69,17 @@ export class Deliveries {
 
   constructor(private readonly env: DeliveryEnv) {}
 
-  /** Arm the timers that deliver this job's results (or its failure) when they are due. */
+  /** Arm the timers that deliver each of this job's generations when it is due. */
   schedule(job: Job, now: number): void {
     if (!job.webhookURL && !job.uploadEndpoint) return;
     const onError = (err: unknown) => this.env.log(`delivery error: ${String(err)}`);
-    if (job.failure) {
-      this.env.timers.after(failsAt(job) - now, () => this.deliverFailure(job), onError);
-      return;
-    }
     for (const result of job.results) {
       this.env.timers.after(result.dueAt - now, () => this.deliverResult(job, result), onError);
     }
   }
 
-  /** Deliver all of a job's due results now, resolving when every first attempt was answered. */
+  /** Deliver all of a job's generations now, resolving when every first attempt was answered. */
   async deliverNow(job: Job): Promise<void> {
-    if (job.failure) {
-      await this.deliverFailure(job);
-      return;
-    }
     await Promise.all(job.results.map((r) => this.deliverResult(job, r)));
   }
 
@@ -96,8 +94,7 @@ export class Deliveries {
     const { options } = this.env;
     const pending: Array<Promise<void>> = [];
     if (job.webhookURL && options.webhooks) {
-      const item = successItem(job, result);
-      const body = Buffer.from(stringifyLossless(options.webhookWrap === 'data' ? { data: [item] } : item));
+      const body = Buffer.from(stringifyLossless(this.webhookBody(job, result)));
       pending.push(
         this.webhookWithDuplicates({
           kind: 'webhook',
@@ -110,7 +107,7 @@ export class Deliveries {
         }),
       );
     }
-    if (job.uploadEndpoint) {
+    if (job.uploadEndpoint && !result.failure) {
       const media = MEDIA_TYPES[job.outputFormat];
       pending.push(
         this.attempt(
@@ -131,10 +128,11 @@ export class Deliveries {
     await Promise.all(pending);
   }
 
-  private async deliverFailure(job: Job): Promise<void> {
-    if (!job.webhookURL || !this.env.options.webhooks) return;
-    const body = Buffer.from(stringifyLossless({ errors: [failureEntry(job)] }));
-    await this.attempt({ kind: 'webhook', method: 'POST', url: job.webhookURL, body, contentType: 'application/json', taskUUID: job.taskUUID }, 1, this.epoch);
+  private webhookBody(job: Job, result: JobResult): unknown {
+    const { webhookWrap, failureShape } = this.env.shapes();
+    if (result.failure && failureShape === 'errors') return { errors: [failureEntry(job, result)] };
+    const item = result.failure ? failureItem(job, result) : successItem(job, result);
+    return webhookWrap === 'data' ? { data: [item] } : item;
   }
 
   /** The delivery, then `webhookDuplicates` identical copies once its first attempt is answered. */

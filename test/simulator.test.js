@@ -454,10 +454,9 @@ describe('Runware simulator', () => {
       assert.equal(first.status, 200);
       assert.equal(first.json.data.length, 1);
       const ph = first.json.data[0];
-      assert.deepEqual(Object.keys(ph).sort(), ['progress', 'status', 'taskType', 'taskUUID']);
+      assert.deepEqual(Object.keys(ph).sort(), ['status', 'taskType', 'taskUUID'], 'no progress unless the knob is on');
       assert.equal(ph.status, 'processing');
       assert.equal(ph.taskUUID, t.taskUUID);
-      assert.ok(Number.isInteger(ph.progress) && ph.progress >= 0 && ph.progress < 50, `progress ${ph.progress}`);
       // result 0 at 300 ms, 1 at 375 ms, 2 at 450 ms
       const partial = await waitFor(async () => {
         const r = await api(sim, [poll(t.taskUUID)], {});
@@ -561,29 +560,30 @@ describe('Runware simulator', () => {
       assert.equal((await api(sim, [poll(a.taskUUID)])).status, 200);
     });
 
-    it('fails a [sim:fail] job at its first finish time with inferenceError inside HTTP 200', async () => {
+    it('fails every generation of a [sim:fail] task at its own finish time, inside HTTP 200', async () => {
       const sim = await start({ renderMs: 150 });
       const t = task({ positivePrompt: 'a dog [sim:fail]', numberResults: 2 });
       assert.equal((await api(sim, [t])).status, 200);
       const early = await api(sim, [poll(t.taskUUID)]);
       assert.equal(early.json.data[0].status, 'processing');
-      await sleep(200);
+      await sleep(250);
       const r = await api(sim, [poll(t.taskUUID)]);
       assert.equal(r.status, 200);
       assert.deepEqual(r.json.data, []);
-      assert.equal(r.json.errors.length, 1);
-      const e = r.json.errors[0];
-      assert.deepEqual(Object.keys(e).sort(), ['code', 'message', 'taskType', 'taskUUID']);
-      assert.deepEqual([e.code, e.taskUUID, e.taskType], ['inferenceError', t.taskUUID, 'videoInference']);
+      assert.equal(r.json.errors.length, 2, 'one entry per failed generation');
+      for (const e of r.json.errors) {
+        assert.deepEqual(Object.keys(e).sort(), ['code', 'message', 'status', 'taskType', 'taskUUID']);
+        assert.deepEqual([e.code, e.taskUUID, e.taskType, e.status], ['inferenceError', t.taskUUID, 'videoInference', 'error']);
+      }
     });
 
-    it('fails a [sim:safety] job with contentModerationFailed', async () => {
+    it('fails a [sim:safety] task with contentPolicyViolation (a safety-family code of the SDKs)', async () => {
       const sim = await start();
       const t = task({ positivePrompt: 'something [sim:safety]' });
       await api(sim, [t]);
       const r = await api(sim, [poll(t.taskUUID)]);
       assert.equal(r.status, 200);
-      assert.equal(r.json.errors[0].code, 'contentModerationFailed');
+      assert.equal(r.json.errors[0].code, 'contentPolicyViolation');
     });
 
     it('fails jobs with the failedGeneration fault and counts it', async () => {
@@ -732,7 +732,7 @@ describe('Runware simulator', () => {
   });
 
   describe('simulator: webhooks and uploads', () => {
-    it('POSTs each finished result to webhookURL as the bare getResponse item, keeping the URL query', async () => {
+    it('POSTs each finished result to webhookURL as {"data":[item]} by default, keeping the URL query', async () => {
       const hook = await receiver();
       const sim = await start({ renderMs: 50 });
       const t = task({ numberResults: 2, includeCost: true, webhookURL: `${hook.url}/hook?token=s3cret` });
@@ -747,7 +747,10 @@ describe('Runware simulator', () => {
         assert.match(hit.headers['content-type'], /^application\/json/);
       }
       const bodies = hook.hits.map((h) => JSON.parse(h.body.toString()));
-      assert.deepEqual(bodies, polled);
+      assert.deepEqual(
+        bodies,
+        polled.map((item) => ({ data: [item] })),
+      );
       const stats = sim.stats();
       assert.deepEqual([stats.webhookAttempts, stats.webhookDelivered, stats.webhookFailed], [2, 2, 0]);
       const logged = sim.deliveries();
@@ -763,32 +766,32 @@ describe('Runware simulator', () => {
       assert.equal(sim.stats().getResponseTasks, 0);
     });
 
-    it('wraps the item as {"data":[item]} with webhookWrap "data"', async () => {
+    it('POSTs the bare item with webhookWrap "bare"', async () => {
       const hook = await receiver();
-      const sim = await start({ webhookWrap: 'data' });
+      const sim = await start({ webhookWrap: 'bare' });
       const t = task({ webhookURL: `${hook.url}/h` });
       await api(sim, [t]);
       await waitFor(() => hook.hits.length === 1);
       const body = JSON.parse(hook.hits[0].body.toString());
-      assert.deepEqual(Object.keys(body), ['data']);
-      assert.equal(body.data.length, 1);
-      assert.equal(body.data[0].taskUUID, t.taskUUID);
-      assert.equal(body.data[0].status, 'success');
+      assert.equal(body.taskUUID, t.taskUUID);
+      assert.equal(body.status, 'success');
+      assert.equal(body.data, undefined);
     });
 
-    it('POSTs a failed job once as {"errors":[...]}', async () => {
+    it('POSTs each failed generation of a failed task as {"errors":[entry]}', async () => {
       const hook = await receiver();
       const sim = await start({ renderMs: 30 });
       const t = task({ numberResults: 3, positivePrompt: 'x [sim:fail]', webhookURL: `${hook.url}/h` });
       await api(sim, [t]);
-      await waitFor(() => hook.hits.length >= 1);
-      await sleep(150);
-      assert.equal(hook.hits.length, 1);
-      assert.deepEqual(JSON.parse(hook.hits[0].body.toString()), {
-        errors: [
-          { code: 'inferenceError', message: JSON.parse(hook.hits[0].body.toString()).errors[0].message, taskUUID: t.taskUUID, taskType: 'videoInference' },
-        ],
-      });
+      await waitFor(() => hook.hits.length >= 3);
+      await sleep(100);
+      assert.equal(hook.hits.length, 3, 'one POST per finished generation');
+      for (const hit of hook.hits) {
+        const body = JSON.parse(hit.body.toString());
+        assert.deepEqual(body, {
+          errors: [{ code: 'inferenceError', message: body.errors[0].message, taskUUID: t.taskUUID, taskType: 'videoInference', status: 'error' }],
+        });
+      }
     });
 
     it('writes big seeds in webhook bodies as exact integers', async () => {
@@ -1147,6 +1150,386 @@ describe('Runware simulator', () => {
     });
   });
 
+  describe('simulator: per-generation outcomes and failure shapes', () => {
+    // Generation i finishes at renderMs * (1 + 0.25 i): 200, 250, 300 ms here.
+    async function pollUntilDone(sim, taskUUID) {
+      const seen = [];
+      for (;;) {
+        const r = await api(sim, [poll(taskUUID)]);
+        assert.equal(r.status, 200, r.text);
+        seen.push(r.json);
+        const pending = r.json.data.some((i) => i.status === 'processing');
+        if (!pending) return seen;
+        await sleep(15);
+      }
+    }
+
+    it("cumulative answers with failureShape 'errors': successes stay, the failed one stays, a placeholder while pending", async () => {
+      const sim = await start({ renderMs: 200 });
+      const t = task({ numberResults: 3, positivePrompt: 'a choir [sim:fail:1]', includeCost: true });
+      await api(sim, [t]);
+      const seen = await pollUntilDone(sim, t.taskUUID);
+      let before = { successes: [], failed: 0 };
+      for (const answer of seen) {
+        const successes = answer.data.filter((i) => i.status === 'success').map((i) => i.videoUUID);
+        const failed = (answer.errors || []).length;
+        assert.ok(answer.data.filter((i) => i.status === 'processing').length <= 1, 'one placeholder at most');
+        assert.deepEqual(successes.slice(0, before.successes.length), before.successes, 'a success stays a success');
+        assert.ok(failed >= before.failed, 'a failure stays a failure');
+        assert.ok(!answer.data.some((i) => i.status === 'error'), "no error items in the 'errors' shape");
+        before = { successes, failed };
+      }
+      const last = seen[seen.length - 1];
+      assert.deepEqual(
+        last.data.map((i) => [i.status, i.seed !== undefined, i.cost]),
+        [
+          ['success', true, 0.0437],
+          ['success', true, 0.0437],
+        ],
+      );
+      assert.deepEqual(last.errors, [
+        { code: 'inferenceError', message: last.errors[0].message, taskUUID: t.taskUUID, taskType: 'videoInference', status: 'error' },
+      ]);
+      assert.ok(
+        seen.some((a) => a.errors && a.errors.length === 1 && a.data.some((i) => i.status === 'processing')),
+        'the failure is visible while generation 2 is still pending',
+      );
+      // The successful generations' media are served.
+      for (const item of last.data) assert.equal((await fetch(item.videoURL, { method: 'HEAD' })).status, 200);
+    });
+
+    it("cumulative answers with failureShape 'item': a data[] item {status:'error', error:{code, message}}", async () => {
+      const sim = await start({ renderMs: 200, failureShape: 'item' });
+      const t = task({ numberResults: 3, positivePrompt: 'a choir [sim:safety:0]' });
+      await api(sim, [t]);
+      const seen = await pollUntilDone(sim, t.taskUUID);
+      for (const answer of seen) assert.equal(answer.errors, undefined, "no errors[] in the 'item' shape");
+      const first = seen.find((a) => a.data.some((i) => i.status === 'error'));
+      assert.ok(
+        first.data.some((i) => i.status === 'processing'),
+        'the failed item shows while the others render',
+      );
+      const last = seen[seen.length - 1];
+      assert.deepEqual(
+        last.data.map((i) => i.status),
+        ['error', 'success', 'success'],
+      );
+      assert.deepEqual(last.data[0], {
+        taskType: 'videoInference',
+        taskUUID: t.taskUUID,
+        status: 'error',
+        error: { code: 'contentPolicyViolation', message: last.data[0].error.message },
+      });
+    });
+
+    it("a whole-task failure in the 'item' shape: every generation an error item, no errors[]", async () => {
+      const sim = await start({ failureShape: 'item' });
+      const t = task({ numberResults: 2, positivePrompt: 'x [sim:fail]' });
+      await api(sim, [t]);
+      const r = await api(sim, [poll(t.taskUUID)]);
+      assert.equal(r.status, 200);
+      assert.deepEqual(
+        r.json.data.map((i) => [i.status, i.error.code]),
+        [
+          ['error', 'inferenceError'],
+          ['error', 'inferenceError'],
+        ],
+      );
+      assert.equal(r.json.errors, undefined);
+    });
+
+    it('ignores a generation marker beyond numberResults, and the failedGeneration fault fails the whole task', async () => {
+      const sim = await start();
+      const t = task({ positivePrompt: 'x [sim:fail:3]' });
+      await api(sim, [t]);
+      assert.equal((await getResult(sim, t.taskUUID)).json.data.length, 1);
+      sim.configure({ faults: { failedGeneration: 1 } });
+      const f = task({ numberResults: 2 });
+      await api(sim, [f]);
+      const r = await api(sim, [poll(f.taskUUID)]);
+      assert.deepEqual(
+        r.json.errors.map((e) => e.code),
+        ['inferenceError', 'inferenceError'],
+      );
+    });
+
+    it('progress: true puts progress (0..99) on the placeholder', async () => {
+      const sim = await start({ renderMs: 300, progress: true });
+      const t = task({ numberResults: 2 });
+      await api(sim, [t]);
+      const r = await api(sim, [poll(t.taskUUID)]);
+      const ph = r.json.data[0];
+      assert.deepEqual(Object.keys(ph).sort(), ['progress', 'status', 'taskType', 'taskUUID']);
+      assert.ok(Number.isInteger(ph.progress) && ph.progress >= 0 && ph.progress < 50, `progress ${ph.progress}`);
+    });
+
+    it('webhooks per generation: successes as {data:[item]}, the failure as {errors:[entry]}; no upload for it', async () => {
+      const hook = await receiver();
+      const store = await receiver();
+      const sim = await start({ renderMs: 30 });
+      const t = task({ numberResults: 3, positivePrompt: 'x [sim:fail:2]', webhookURL: `${hook.url}/h`, uploadEndpoint: `${store.url}/u` });
+      await api(sim, [t]);
+      await waitFor(() => hook.hits.length >= 3 && store.hits.length >= 2);
+      await sleep(100);
+      assert.equal(hook.hits.length, 3);
+      assert.equal(store.hits.length, 2, 'a failed generation has no bytes to upload');
+      const bodies = hook.hits.map((h) => JSON.parse(h.body.toString()));
+      assert.equal(bodies.filter((b) => b.data && b.data[0].status === 'success').length, 2);
+      const failure = bodies.find((b) => b.errors);
+      assert.deepEqual(Object.keys(failure), ['errors']);
+      assert.deepEqual([failure.errors[0].code, failure.errors[0].taskUUID, failure.errors[0].status], ['inferenceError', t.taskUUID, 'error']);
+    });
+
+    it("webhooks with failureShape 'item': {data:[errorItem]}, or the bare error item with webhookWrap 'bare'", async () => {
+      for (const [wrap, unwrap] of [
+        ['data', (b) => (assert.deepEqual(Object.keys(b), ['data']), b.data[0])],
+        ['bare', (b) => b],
+      ]) {
+        const hook = await receiver();
+        const sim = await start({ failureShape: 'item', webhookWrap: wrap });
+        const t = task({ positivePrompt: 'x [sim:safety]', webhookURL: `${hook.url}/h` });
+        await api(sim, [t]);
+        await waitFor(() => hook.hits.length === 1);
+        const item = unwrap(JSON.parse(hook.hits[0].body.toString()));
+        assert.deepEqual([item.taskUUID, item.status, item.error.code], [t.taskUUID, 'error', 'contentPolicyViolation'], wrap);
+      }
+    });
+  });
+
+  describe('simulator: batch limits, duplicate answers, required inputs, images', () => {
+    async function threeJobs(sim) {
+      const jobs = [task(), task(), task()];
+      await api(sim, jobs);
+      return jobs.map((j) => j.taskUUID);
+    }
+
+    it("maxBatch with 'refuse': 400 {errors:[{code, message}]} without taskUUIDs, nothing processed", async () => {
+      const sim = await start({ maxBatch: 2 });
+      const ids = await threeJobs(sim);
+      const fresh = task();
+      const r = await api(sim, [...ids.map(poll), fresh]);
+      assert.equal(r.status, 400);
+      assert.equal(r.json.data, undefined);
+      assert.equal(r.json.errors.length, 1);
+      assert.equal(r.json.errors[0].code, 'unsupportedBatch');
+      assert.equal(r.json.errors[0].taskUUID, undefined);
+      assert.match(r.json.errors[0].message, /At most 2 getResponse/);
+      assert.equal(sim.stats().acceptedByUUID[fresh.taskUUID], undefined, 'a refused request processes nothing');
+      const two = await api(sim, ids.slice(0, 2).map(poll));
+      assert.equal(two.status, 200);
+      assert.equal(two.json.data.length, 2);
+      assert.equal(sim.stats().batchRefusals, 1);
+    });
+
+    it("maxBatch with 'partial': 200 for the first maxBatch polls only, the others missing", async () => {
+      const sim = await start({ maxBatch: 2, batchOverLimit: 'partial' });
+      const ids = await threeJobs(sim);
+      const r = await api(sim, [...ids.map(poll), poll(uuid())]);
+      assert.equal(r.status, 200);
+      assert.deepEqual(
+        r.json.data.map((i) => i.taskUUID),
+        ids.slice(0, 2),
+      );
+      assert.equal(r.json.errors, undefined, 'the unknown fourth task is not even looked at');
+      assert.equal(sim.stats().batchTruncations, 1);
+    });
+
+    it('rejectBatchedPoll is maxBatch 1 + refuse, whatever maxBatch says', async () => {
+      const sim = await start({ rejectBatchedPoll: true, maxBatch: 5, batchOverLimit: 'partial' });
+      assert.deepEqual([sim.shapes().maxBatch, sim.shapes().batchOverLimit], [1, 'refuse']);
+      const ids = await threeJobs(sim);
+      assert.equal((await api(sim, ids.slice(0, 2).map(poll))).status, 400);
+    });
+
+    it('duplicateAnswer makes a reused taskUUID come back under another status and code', async () => {
+      const sim = await start({ duplicateAnswer: { status: 409, code: 'conflictTaskAlreadyExists' } });
+      const t = task();
+      await api(sim, [t]);
+      const again = await api(sim, [t]);
+      assert.equal(again.status, 409);
+      assert.deepEqual(
+        [again.json.errors[0].code, again.json.errors[0].taskUUID, again.json.errors[0].parameter],
+        ['conflictTaskAlreadyExists', t.taskUUID, 'taskUUID'],
+      );
+      const mixed = await api(sim, [t, task()]);
+      assert.equal(mixed.status, 200, 'mixed: still 200 with data and errors');
+      assert.equal(mixed.json.errors[0].code, 'conflictTaskAlreadyExists');
+      const firstBad = await api(sim, [task({ steps: 0 }), t]);
+      assert.equal(firstBad.status, 400, 'the first refusal decides the status');
+      assert.equal(sim.stats().acceptedByUUID[t.taskUUID], 1);
+      assert.throws(() => sim.configure({ duplicateAnswer: { status: 200, code: 'x' } }), /duplicateAnswer\.status/);
+      assert.throws(() => sim.configure({ duplicateAnswer: { status: 409 } }), /duplicateAnswer\.code/);
+    });
+
+    it('requireInputs refuses a task without inputs with 400 missingInputs on inputs', async () => {
+      const sim = await start({ requireInputs: true });
+      const t = task();
+      const r = await api(sim, [t]);
+      assert.equal(r.status, 400);
+      assert.deepEqual(r.json.errors, [
+        {
+          code: 'missingInputs',
+          message: "Missing required parameter 'inputs'.",
+          parameter: 'inputs',
+          type: 'object',
+          taskType: 'videoInference',
+          taskUUID: t.taskUUID,
+          documentation: DOCS,
+        },
+      ]);
+      assert.equal((await api(sim, [task({ inputs: { image: 'https://example.com/a.png' } })])).status, 200);
+      sim.configure({ requireInputs: false });
+      assert.equal((await api(sim, [task()])).status, 200);
+    });
+
+    for (const type of ['gif', 'bmp', 'avif', 'svg+xml', 'tiff']) {
+      it(`refuses an image data URI of type image/${type} (Runware lists PNG, JPG and WEBP)`, async () => {
+        const sim = await start();
+        const r = await api(sim, [task({ inputs: { image: `data:image/${type};base64,AAAAAAAAAAAAAAAAAAAA` } })]);
+        assert.equal(r.status, 400);
+        assert.deepEqual([r.json.errors[0].code, r.json.errors[0].parameter], ['invalidImage', 'inputs.image']);
+      });
+    }
+
+    it('accepts JPEG and WEBP data URIs', async () => {
+      const sim = await start();
+      for (const type of ['jpeg', 'webp']) {
+        assert.equal((await api(sim, [task({ inputs: { image: `data:image/${type};base64,AAAAAAAAAAAAAAAA` } })])).status, 200, type);
+      }
+    });
+  });
+
+  describe('simulator: scripted answers', () => {
+    it('queueAnswers: the next request gets exactly that status, body and headers; its tasks are not processed', async () => {
+      const sim = await start();
+      sim.queueAnswers([{ status: 400, body: { errors: [{ code: 'invalidPositivePrompt', message: 'no taskUUID here' }] }, headers: { 'X-Sim': 'yes' } }]);
+      const t = task();
+      const r = await api(sim, [t]);
+      assert.equal(r.status, 400);
+      assert.equal(r.headers.get('x-sim'), 'yes');
+      assert.match(r.headers.get('content-type'), /^application\/json/);
+      assert.deepEqual(r.json, { errors: [{ code: 'invalidPositivePrompt', message: 'no taskUUID here' }] });
+      assert.equal(sim.stats().jobs, 0);
+      assert.equal((await api(sim, [t])).status, 200, 'the script is used up: normal service again');
+      const entry = sim.requests()[0];
+      assert.deepEqual([entry.status, entry.fault, entry.tasks[0].taskUUID], [400, 'answer', t.taskUUID]);
+      assert.equal(sim.stats().scriptedAnswers, 1);
+    });
+
+    it('a 5xx naming a non-retryable code, and a body computed from the tasks (a 200 answering some of them)', async () => {
+      const sim = await start();
+      const [a, b] = [task(), task()];
+      await api(sim, [a, b]);
+      sim.queueAnswers([
+        { status: 500, body: { errors: [{ code: 'invalidApiKey', message: 'odd but possible' }] } },
+        { status: 200, body: (tasks) => ({ data: [{ taskType: 'videoInference', taskUUID: tasks[0].taskUUID, status: 'processing' }] }) },
+      ]);
+      const r500 = await api(sim, [poll(a.taskUUID)]);
+      assert.deepEqual([r500.status, r500.json.errors[0].code], [500, 'invalidApiKey']);
+      const some = await api(sim, [poll(a.taskUUID), poll(b.taskUUID)]);
+      assert.equal(some.status, 200);
+      assert.deepEqual(some.json, { data: [{ taskType: 'videoInference', taskUUID: a.taskUUID, status: 'processing' }] });
+    });
+
+    it('process: true accepts the tasks first (a lost answer): the resend meets the duplicate refusal', async () => {
+      const sim = await start();
+      sim.queueAnswers([{ status: 502, body: { errors: [{ code: 'badGateway', message: 'lost' }] }, process: true }]);
+      const t = task();
+      assert.equal((await api(sim, [t])).status, 502);
+      assert.equal(sim.stats().acceptedByUUID[t.taskUUID], 1);
+      assert.equal((await api(sim, [t])).json.errors[0].code, 'duplicateTaskUUID');
+    });
+
+    it('takes scripted answers before queued faults, after authentication', async () => {
+      const sim = await start();
+      sim.queueFaults(['429']);
+      sim.queueAnswers([{ status: 202, body: null }]);
+      assert.equal((await api(sim, [task()], { key: 'wrong' })).status, 401);
+      const r = await api(sim, [task()]);
+      assert.deepEqual([r.status, r.text], [202, 'null']);
+      assert.equal((await api(sim, [task()])).status, 429);
+    });
+
+    it('POST /__sim/answers queues answers over HTTP; bad ones → 400 and nothing queued; reset clears them', async () => {
+      const sim = await start();
+      const post = (body) => fetch(`${sim.baseUrl}/__sim/answers`, { method: 'POST', body: JSON.stringify(body) });
+      const ok = await post({ answers: [{ status: 503, body: { errors: [{ code: 'serviceUnavailable', message: 'x' }] } }] });
+      assert.deepEqual(await ok.json(), { ok: true, queued: 1 });
+      assert.equal((await api(sim, [task()])).status, 503);
+      for (const bad of [
+        { answers: [{ status: 99, body: {} }] },
+        { answers: [{ status: 200 }] },
+        { answers: [{ status: 200, body: {}, extra: 1 }] },
+        { nope: 1 },
+      ]) {
+        const r = await post(bad);
+        assert.equal(r.status, 400, JSON.stringify(bad));
+        assert.equal((await r.json()).errors[0].code, 'invalidConfig');
+      }
+      assert.equal(
+        (
+          await post([
+            { status: 200, body: {} },
+            { status: 200, body: {} },
+          ])
+        ).status,
+        200,
+      );
+      sim.reset();
+      assert.equal((await api(sim, [task()])).status, 200, 'reset forgot the script');
+    });
+  });
+
+  describe('simulator: alternative shapes', () => {
+    it('defaults: data-wrapped webhooks, errors[] failures, no progress, no batch limit, 400 duplicateTaskUUID, inputs optional', async () => {
+      const sim = await start();
+      assert.deepEqual(sim.shapes(), {
+        webhookWrap: 'data',
+        failureShape: 'errors',
+        progress: false,
+        maxBatch: 0,
+        batchOverLimit: 'refuse',
+        duplicateAnswer: { status: 400, code: 'duplicateTaskUUID' },
+        requireInputs: false,
+      });
+    });
+
+    it("shapes: 'alt' switches every unconfirmed choice at once; a named option still wins; null hands it back", async () => {
+      const hook = await receiver();
+      const sim = await start({ shapes: 'alt', renderMs: 100 });
+      assert.deepEqual(sim.shapes(), {
+        webhookWrap: 'bare',
+        failureShape: 'item',
+        progress: true,
+        maxBatch: 1,
+        batchOverLimit: 'refuse',
+        duplicateAnswer: { status: 409, code: 'conflictTaskAlreadyExists' },
+        requireInputs: true,
+      });
+      const img = { inputs: { image: 'https://example.com/a.png' } };
+      assert.equal((await api(sim, [task()])).json.errors[0].code, 'missingInputs');
+      const [a, b] = [task({ ...img, webhookURL: `${hook.url}/h` }), task(img)];
+      await api(sim, [a, b]);
+      assert.equal((await api(sim, [poll(a.taskUUID), poll(b.taskUUID)])).status, 400);
+      const one = await api(sim, [poll(a.taskUUID)]);
+      assert.equal(typeof one.json.data[0].progress, 'number');
+      assert.equal((await api(sim, [a])).status, 409);
+      await waitFor(() => hook.hits.length === 1);
+      assert.equal(JSON.parse(hook.hits[0].body.toString()).status, 'success', 'a bare item');
+      const view = await (await fetch(`${sim.baseUrl}/__sim/config`)).json();
+      assert.equal(view.shapes, 'alt');
+      assert.equal(view.effective.failureShape, 'item');
+      sim.configure({ requireInputs: false, progress: false });
+      assert.equal((await api(sim, [task()])).status, 200);
+      assert.equal(sim.shapes().progress, false);
+      sim.configure({ progress: null });
+      assert.equal(sim.shapes().progress, true);
+      assert.throws(() => sim.configure({ shapes: 'other' }), /shapes/);
+      assert.throws(() => sim.configure({ failureShape: 'nested' }), /failureShape/);
+      assert.throws(() => sim.configure({ batchOverLimit: 'drop' }), /batchOverLimit/);
+    });
+  });
+
   describe('simulator: CLI', () => {
     const cli = path.join(__dirname, '..', 'dist', 'simulator', 'cli.js');
 
@@ -1178,6 +1561,50 @@ describe('Runware simulator', () => {
       assert.match(bad.stderr, /unknown option --bogus/);
       const badValue = spawnSync(process.execPath, [cli, '--fault-429', '2'], { encoding: 'utf8' });
       assert.equal(badValue.status, 2);
+      for (const flag of [
+        '--progress',
+        '--failure-shape',
+        '--max-batch',
+        '--batch-over-limit',
+        '--require-inputs',
+        '--webhook-wrap',
+        '--alt-shapes',
+        '--duplicate-answer',
+      ]) {
+        assert.ok(help.stdout.includes(flag), flag);
+      }
+      for (const args of [
+        ['--failure-shape', 'nested'],
+        ['--batch-over-limit', 'drop'],
+        ['--max-batch', '1.5'],
+        ['--duplicate-answer', '409'],
+      ]) {
+        assert.equal(spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' }).status, 2, args.join(' '));
+      }
+    });
+
+    it('--alt-shapes with individual flags on top: the effective choices show in /__sim/config', async () => {
+      const args = ['--port', '0', '--quiet', '--alt-shapes', '--webhook-wrap', 'data', '--max-batch', '3', '--batch-over-limit', 'partial'];
+      const child = spawn(process.execPath, [cli, ...args, '--duplicate-answer', '422:duplicateTask']);
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      const exited = new Promise((r) => child.on('exit', (code) => r(code)));
+      try {
+        const line = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(out));
+        const view = await (await fetch(`${line[1]}/__sim/config`)).json();
+        assert.deepEqual(view.effective, {
+          webhookWrap: 'data',
+          failureShape: 'item',
+          progress: true,
+          maxBatch: 3,
+          batchOverLimit: 'partial',
+          duplicateAnswer: { status: 422, code: 'duplicateTask' },
+          requireInputs: true,
+        });
+      } finally {
+        child.kill('SIGTERM');
+      }
+      assert.equal(await exited, 0);
     });
   });
 });
