@@ -25,7 +25,7 @@ module.exports = defineConfig([
   },
   {
     name: 'runtime and simulator (TypeScript)',
-    files: ['nodes/**/*.ts', 'simulator/**/*.ts'],
+    files: ['nodes/**/*.ts', 'simulator/**/*.ts', 'conformance/**/*.ts'],
     extends: [js.configs.recommended, tseslint.configs.recommended],
     languageOptions: { globals: globals.node },
     rules: {

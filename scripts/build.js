@@ -28,8 +28,7 @@ copyDir(path.join(root, 'nodes'), path.join(dist, 'nodes'), (n) => n.endsWith('.
 copyDir(path.join(root, 'icons'), path.join(dist, 'nodes', 'icons'));
 copyDir(path.join(root, 'locales'), path.join(dist, 'nodes', 'locales'));
 copyDir(path.join(root, 'simulator', 'media'), path.join(dist, 'simulator', 'media'));
-const cli = path.join(dist, 'simulator', 'cli.js');
-if (fs.existsSync(cli)) fs.chmodSync(cli, 0o755);
+for (const cli of [path.join(dist, 'simulator', 'cli.js'), path.join(dist, 'conformance', 'cli.js')]) if (fs.existsSync(cli)) fs.chmodSync(cli, 0o755);
 
 // resources/ is served by Node-RED at /resources/<module>/: the editor loads the schema-derived
 // field metadata from there, so no range or default is typed twice.

@@ -122,12 +122,18 @@ function pipeline(sim, { submit = {}, poll = {}, config = {} } = {}) {
   ];
 }
 
-async function load(flow, creds = { cfg: { apiKey: KEY } }) {
-  // Node-RED treats a node without x/y as a config node (a Catch node would then catch nothing).
-  // Flow nodes need a tab (z) too, or they belong to no flow.
+/**
+ * Node-RED treats a node without x/y as a config node (a Catch node would then catch nothing, and
+ * Node-RED reports a "circular config node dependency"). Flow nodes need a tab (z) too.
+ */
+function place(flow) {
   const placed = flow.map((n, i) => (n.type === 'ovi-config' || n.type === 'tab' || 'x' in n ? n : { x: 100 + i * 10, y: 100, z: 'flow', ...n }));
   if (!placed.some((n) => n.type === 'tab')) placed.unshift({ id: 'flow', type: 'tab', label: 'test' });
-  await helper.load(NODES, placed, creds);
+  return placed;
+}
+
+async function load(flow, creds = { cfg: { apiKey: KEY } }) {
+  await helper.load(NODES, place(flow), creds);
 }
 
 /** Collect msgs arriving at a helper node; `next(n)` resolves with the first n (or rejects on timeout). */
@@ -231,6 +237,7 @@ module.exports = {
   pollNode,
   pipeline,
   load,
+  place,
   collector,
   submittedTasks,
   apiRequests,

@@ -1,7 +1,7 @@
 'use strict';
 // ovi webhook in a real Node-RED, with the simulator delivering real HTTP webhooks to it.
 const assert = require('assert');
-const { helper, useHarness, KEY, configNode, submitNode, load, collector, httpNodeServer, routeCount, sleep } = require('./helpers');
+const { helper, useHarness, KEY, configNode, submitNode, load, place, collector, httpNodeServer, routeCount, sleep } = require('./helpers');
 
 const TOKEN = 'tok-5f2b8c9e0a1d4e7f9b3c6a8d2e4f6a8b';
 
@@ -161,14 +161,14 @@ describe('ovi webhook', function () {
     await setup();
     const uuid = require('crypto').randomUUID();
     assert.strictEqual((await post('/ovi/results', item(uuid))).status, 200);
-    await helper.setFlows(flow({ hook: { path: '/ovi/moved' } }), 'full', creds);
+    await helper.setFlows(place(flow({ hook: { path: '/ovi/moved' } })), 'full', creds);
     assert.strictEqual((await post('/ovi/results', item(uuid))).status, 404, 'old route removed');
     assert.strictEqual((await post('/ovi/moved', item(uuid))).status, 200);
     const results = collector('results');
     helper.getNode('submit').receive({ payload: 'after redeploy' });
     await results.next(1);
     // redeploy with the same path: still exactly one route
-    await helper.setFlows(flow({ hook: { path: '/ovi/moved' } }), 'full', creds);
+    await helper.setFlows(place(flow({ hook: { path: '/ovi/moved' } })), 'full', creds);
     assert.strictEqual(routeCount('/ovi/moved'), 1, 'exactly one route after redeploying the same path');
     assert.strictEqual(routeCount('/ovi/results'), 0);
     const again = collector('results');

@@ -166,16 +166,17 @@ export function captureRawBodies(admin: HttpApp | undefined, adminRoot: unknown,
   const root = adminRoot.replace(/\/+$/, '');
   if (root !== '' && !fullPath.startsWith(root + '/')) return () => undefined; // the admin app never sees it
   const key = fullPath.slice(root.length);
-  if (!installed.has(admin)) {
+  // RED.httpAdmin is the runtime's app, mounted inside the editor API's app, which holds the body
+  // parsers: the layer goes in front of them, in whichever app of the chain has them.
+  const app = appWithParsers(admin);
+  if (app && !installed.has(app)) {
     try {
-      admin.use?.(captureLayer as unknown as Handler);
-      const router = routerOf(admin);
-      if (router) {
-        const layer = router.stack.pop() as RouterLayer;
-        const init = router.stack.findIndex((l) => l.name === 'expressInit');
-        router.stack.splice(init >= 0 ? init + 1 : 0, 0, layer);
-      }
-      installed.add(admin);
+      const router = routerOf(app) as { stack: RouterLayer[] };
+      app.use?.(captureLayer as unknown as Handler);
+      const layer = router.stack.pop() as RouterLayer;
+      const at = router.stack.findIndex((l) => PARSERS.includes(l.name ?? ''));
+      router.stack.splice(at >= 0 ? at : router.stack.length, 0, layer);
+      installed.add(app);
     } catch {
       return () => undefined; // an admin app we do not understand: bodies come as it parsed them
     }
@@ -187,4 +188,17 @@ export function captureRawBodies(admin: HttpApp | undefined, adminRoot: unknown,
     set?.delete(entry);
     if (set && set.size === 0) captures.delete(key);
   };
+}
+
+const PARSERS = ['jsonParser', 'urlencodedParser', 'textParser', 'rawParser'];
+
+/** The app (RED.httpAdmin or an app it is mounted in, which Express records as `parent`) that parses bodies. */
+function appWithParsers(admin: HttpApp): HttpApp | undefined {
+  let app: (HttpApp & { parent?: HttpApp }) | undefined = admin;
+  for (let depth = 0; app && depth < 4; depth++) {
+    const router = routerOf(app);
+    if (router?.stack.some((l) => PARSERS.includes(l.name ?? ''))) return app;
+    app = app.parent;
+  }
+  return undefined;
 }
