@@ -10,7 +10,7 @@
  */
 import { Budget } from './budget';
 import { OviError, stackOf } from './errors';
-import { JobHub, JobRecord, Sink, SinkKind } from './job-hub';
+import { HubObservation, JobHub, JobRecord, Sink, SinkKind } from './job-hub';
 import { LoadReport, MemoryStore, PersistedJob, PersistedState, Persister, StateStore } from './job-store';
 import { parseLossless, stringifyLossless } from './lossless-json';
 import { replaceToken } from './msg-snapshot';
@@ -38,6 +38,17 @@ interface Waiting {
   refuse: (err: OviError) => void;
 }
 
+/**
+ * What happens to this account's jobs, for observers such as the editor's Ovi sidebar: a job recorded
+ * (queued), sent (submitting), acknowledged (running), progress, each outcome, the end, a result file
+ * written by an output node, and the cost total changing.
+ */
+export type JobEvent =
+  | { kind: 'queued' | 'submitting' | 'running' | 'finished'; rec: JobRecord }
+  | HubObservation
+  | { kind: 'file'; taskUUID: string; file: string; item: ResultItem }
+  | { kind: 'cost' };
+
 /** Reports an outcome nobody claimed, through the node that submitted the task (its Catch nodes). */
 export type Reporter = (rec: JobRecord, err: OviError) => void;
 
@@ -62,6 +73,7 @@ export class Account {
   // Node warns past 10 and scans the whole list on every add).
   private readonly inFlight = new Set<AbortController>();
   private readonly listeners = new Set<() => void>();
+  private readonly observers = new Set<(e: JobEvent) => void>();
   readonly ready: Promise<void>;
 
   constructor(private readonly opts: AccountOptions) {
@@ -72,6 +84,7 @@ export class Account {
         this.scheduler.unwatch(rec.taskUUID);
         this.budget.release(rec);
         this.release(rec);
+        this.observe({ kind: 'finished', rec });
       },
       notice: (_rec, text) => opts.logger.warn('ovi: ' + text),
       changed: (rec) => void this.persister.persist(rec.taskUUID),
@@ -79,11 +92,13 @@ export class Account {
         this.budget.result(rec, amount);
         void this.persister.persist();
         this.changed();
+        this.observe({ kind: 'cost' });
       },
       rerouted: (rec, to) =>
         opts.logger.warn('ovi: the node that owned task ' + rec.taskUUID + ' is gone since the restart: its results leave from ovi poll ' + to),
       unclaimed: (rec, err) => this.reportUnclaimed(rec, err),
       recheck: (rec) => this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING, Date.now() + RECHECK_DELAY_MS),
+      observed: (e) => this.observe(e),
     });
     this.scheduler = new PollScheduler(this.client, this.hub, opts.logger);
     const store = opts.store ?? new MemoryStore();
@@ -113,6 +128,27 @@ export class Account {
 
   private changed(): void {
     for (const l of this.listeners) l();
+  }
+
+  /** Be told of every job event (for the editor's sidebar); returns the unsubscribe. Observers must not throw. */
+  onJobEvent(observer: (e: JobEvent) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  private observe(e: JobEvent): void {
+    for (const o of this.observers) {
+      try {
+        o(e);
+      } catch {
+        // an observer's bug must not break a job
+      }
+    }
+  }
+
+  /** An output node wrote a result's video to a file. */
+  noteFile(taskUUID: string, file: string, item: ResultItem): void {
+    this.observe({ kind: 'file', taskUUID, file, item });
   }
 
   /** With a budget, every task must report its cost, or the total could not grow. */
@@ -157,6 +193,7 @@ export class Account {
     rec.state = 'submitting';
     this.active++;
     this.changed();
+    this.observe({ kind: 'submitting', rec });
   }
 
   private release(rec: JobRecord): void {
@@ -214,6 +251,7 @@ export class Account {
     }
     this.budget.admit(rec);
     rec.state = 'queued';
+    this.observe({ kind: 'queued', rec });
     // The store is a plain file and the webhook token a credential: persist a placeholder for it.
     rec.wire = stringifyLossless(typeof task.webhookURL === 'string' ? { ...task, webhookURL: replaceToken(task.webhookURL, TOKEN_SLOT) } : task);
     this.hub.add(rec);
@@ -232,6 +270,7 @@ export class Account {
       rec.state = undefined;
       this.pump();
     } else rec.state = 'running';
+    this.observe({ kind: 'running', rec });
     void this.persister.persist(rec.taskUUID);
   }
 
@@ -399,6 +438,7 @@ export class Account {
     this.inFlight.clear();
     this.queue.length = 0; // their records are persisted as queued: the next instance sends them
     this.listeners.clear();
+    this.observers.clear();
     this.reporters.clear();
     this.scheduler.close();
     this.hub.close();

@@ -94,7 +94,14 @@ export interface HubEvents {
   unclaimed(rec: JobRecord, err: OviError): void;
   /** A webhook brought a failure: poll the task once soon to learn the other generations' fate. */
   recheck(rec: JobRecord): void;
+  /** For observers (the editor's sidebar): an outcome or progress, whoever emits it. */
+  observed?(e: HubObservation): void;
 }
+
+export type HubObservation =
+  | { kind: 'progress'; rec: JobRecord; progress?: number }
+  | { kind: 'result'; rec: JobRecord; item: ResultItem; index: number }
+  | { kind: 'failure'; rec: JobRecord; err: OviError; index: number };
 
 export type SinkKind = 'poll' | 'webhook';
 
@@ -272,8 +279,9 @@ export class JobHub {
           continue;
         }
         rec.delivered.push(id);
-        if (item.cost !== undefined) this.events.cost(item.cost, rec);
+        this.events.cost(item.cost, rec);
         const index = this.settledCount(rec) - 1;
+        this.events.observed?.({ kind: 'result', rec, item, index });
         this.deliver(rec, (s) => s.result(rec, item, index), { kind: 'result', item, index });
         outcome = 'delivered';
         this.events.changed(rec);
@@ -285,7 +293,9 @@ export class JobHub {
         rec.acked = true;
         pending++;
         const owner = rec.ownerId ? this.sinks.get(rec.ownerId)?.sink : undefined;
-        owner?.progress?.(rec, { progress: typeof item.progress === 'number' ? item.progress : undefined, status: item.status });
+        const progress = typeof item.progress === 'number' && Number.isFinite(item.progress) ? item.progress : undefined;
+        owner?.progress?.(rec, { progress, status: item.status });
+        this.events.observed?.({ kind: 'progress', rec, progress });
       }
     }
     for (const e of env.errors) {
@@ -380,6 +390,7 @@ export class JobHub {
   private failGeneration(rec: JobRecord, err: OviError): void {
     err.taskUUID = rec.taskUUID;
     const index = this.settledCount(rec) - 1;
+    this.events.observed?.({ kind: 'failure', rec, err, index });
     this.deliver(rec, (s) => s.failure(rec, err, index), { kind: 'failure', err, index });
   }
 

@@ -43,7 +43,11 @@ export function setup(RED: RED): (this: Node, def: NodeDef) => void {
     const defaultTimeoutS = numberSetting(get('timeout'), NODE_DEFAULTS['ovi-poll'].timeout as number, 0.001);
     const waiting = new Map<string, Waiting>();
     const output = outputOptionsFrom('ovi-poll', def, RED.settings.userDir || process.cwd());
-    const guard: OutputGuard = { account: config?.account, acceptForeign: output.acceptForeign };
+    const guard: OutputGuard = {
+      account: config?.account,
+      acceptForeign: output.acceptForeign,
+      written: (file, item) => config?.account.noteFile(item.taskUUID, file, item),
+    };
     const abort = new AbortController();
     let ticker: NodeJS.Timeout | undefined;
 

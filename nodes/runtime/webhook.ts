@@ -54,7 +54,11 @@ export function setup(RED: RED): (this: Node, def: NodeDef) => void {
     // Results for tasks this Node-RED did not submit are still emitted once each.
     const seen = new Map<string, true>();
     const output = outputOptionsFrom('ovi-webhook', def, RED.settings.userDir || process.cwd());
-    const guard: OutputGuard = { account: config?.account, acceptForeign: output.acceptForeign };
+    const guard: OutputGuard = {
+      account: config?.account,
+      acceptForeign: output.acceptForeign,
+      written: (file, item) => config?.account.noteFile(item.taskUUID, file, item),
+    };
     const abort = new AbortController();
 
     if (!RED.httpNode) {
