@@ -334,8 +334,9 @@
    */
   var OUTPUT_MODES = ['url', 'buffer', 'file'];
   var FILE_PLACEHOLDERS = ['taskUUID', 'videoUUID', 'index', 'ext', 'date', 'topic'];
+  // maxBytes is stored in bytes (the property) and edited in MiB (the form): `scale` converts.
   var OUTPUT_NUMBERS = [
-    { prop: 'maxBytes', integer: true, min: 1, step: 1048576, key: 'maxBytes' },
+    { prop: 'maxBytes', integer: false, min: 0.001, step: 10, key: 'maxBytes', scale: 1048576 },
     { prop: 'downloadTimeout', integer: false, min: 1, step: 10, key: 'downloadTimeout' },
     { prop: 'retentionDays', integer: false, min: 0, step: 1, key: 'retentionDays' },
   ];
@@ -417,6 +418,7 @@
     OUTPUT_NUMBERS.forEach(function (n) {
       var input = $('#node-input-ovi-' + n.prop);
       var v = node[n.prop] === undefined || node[n.prop] === '' ? opts.defaults[n.prop] : node[n.prop];
+      if (n.scale && typeof v === 'number') v = Math.round((v / n.scale) * 1000) / 1000;
       input.val(v === undefined ? '' : String(v));
       input.spinner({ min: n.min, step: n.step });
       input.on('change input spinstop', check);
@@ -476,7 +478,6 @@
         if (msg) errors.push(msg);
         values[n.prop] = r === true ? numberOrText(text) : undefined;
       });
-      $('#ovi-output-maxBytes-human').text(typeof values.maxBytes === 'number' ? '= ' + humanBytes(values.maxBytes) : '');
 
       var days = values.retentionDays;
       if (m === 'file' && typeof days === 'number' && days > 0 && !pathMsg) {
@@ -497,7 +498,8 @@
       check: check,
       save: function (target) {
         OUTPUT_NUMBERS.forEach(function (n) {
-          target[n.prop] = numberOrText($('#node-input-ovi-' + n.prop).val());
+          var v = numberOrText($('#node-input-ovi-' + n.prop).val());
+          target[n.prop] = n.scale && typeof v === 'number' ? Math.max(1, Math.round(v * n.scale)) : v;
         });
       },
     };
@@ -746,6 +748,16 @@
     }
 
     return { state: state, validate: validate, save: save, bound: bound };
+  }
+
+  // Messages name fields by the form's words in the editor's language, the API name in brackets,
+  // exactly as the runtime does (field-check.js is the runtime's own module).
+  if (window.OVI_CHECK && window.OVI_CHECK.setFieldLabels) {
+    window.OVI_CHECK.setFieldLabels(function (path) {
+      var id = 'node-red-contrib-runware-ovi/ovi-submit:ovi-submit.label.' + window.OVI_CHECK.labelKey(path);
+      var text = window.RED && RED._ ? RED._(id) : '';
+      return text && text !== id && text.indexOf('ovi-submit.label.') < 0 ? text : undefined;
+    });
   }
 
   window.OVI_EDITOR = {

@@ -5,6 +5,11 @@
 const assert = require('assert');
 const { helper, useHarness, configNode, submitNode, load, collector, submittedTasks, apiRequests, getPath, PNG_B64 } = require('./helpers');
 const { taskFields } = require('../dist/nodes/lib/task-schema.js');
+const { labelKey } = require('../dist/nodes/lib/field-check.js');
+
+/** How messages name a field: the English form label, then the API name in brackets. */
+const LABELS = require('../locales/en-US/ovi-submit.json')['ovi-submit'].label;
+const named = (path) => (LABELS[labelKey(path)] ? LABELS[labelKey(path)] + ' (' + path + ')' : path);
 
 const IMAGE = 'data:image/png;base64,' + PNG_B64;
 const SKIP = new Set(['taskType', 'taskUUID', 'model', 'deliveryMethod', 'outputType']); // fixed: set by the node
@@ -151,7 +156,7 @@ describe('every task field (set, overridden, out of range)', function () {
         const r = await run(settingsFor(f, bad), { payload: f.path === 'positivePrompt' ? undefined : 'x' });
         assert.ok(r.err, 'expected a failure');
         assert.strictEqual(r.err.error.code, 'validation');
-        assert.ok(r.err.error.message.startsWith(f.path + ' '), r.err.error.message);
+        assert.ok(r.err.error.message.startsWith(named(f.path) + ' '), r.err.error.message);
         assert.strictEqual(r.err.error.cause.parameter, f.path);
         assert.strictEqual(apiRequests(sim).length, 0, 'nothing may reach Runware');
       });
@@ -160,7 +165,7 @@ describe('every task field (set, overridden, out of range)', function () {
         const bad = invalidValue(f);
         const r = await run({}, { payload: { ...payloadFor(f, bad), ...(f.path === 'positivePrompt' ? { positivePrompt: bad } : {}) } });
         assert.ok(r.err, 'expected a failure');
-        assert.ok(r.err.error.message.startsWith(f.path + ' '), r.err.error.message);
+        assert.ok(r.err.error.message.startsWith(named(f.path) + ' '), r.err.error.message);
         assert.strictEqual(apiRequests(sim).length, 0, 'nothing may reach Runware');
       });
     });
@@ -178,20 +183,29 @@ describe('every task field (set, overridden, out of range)', function () {
 
   it('names the range in the message (videoCFGScale 12)', async () => {
     const r = await run({}, { payload: { positivePrompt: 'x', advancedFeatures: { videoCFGScale: 12 } } });
-    assert.strictEqual(r.err.error.message, 'advancedFeatures.videoCFGScale must be a number between 0 and 10, got 12');
+    // The form's word first, the API name in brackets (README › Messages).
+    assert.strictEqual(r.err.error.message, 'Video CFG scale (advancedFeatures.videoCFGScale) must be a number between 0 and 10, got 12');
     assert.strictEqual(apiRequests(sim).length, 0);
   });
 
   const crossField = [
-    [{ cacheStartStep: 10, cacheEndStep: 10 }, {}, /cacheStartStep \(10\) must be less than acceleratorOptions\.cacheEndStep \(10\)/],
-    [{ cacheStartStepPercentage: 60, cacheEndStepPercentage: 40 }, {}, /cacheStartStepPercentage \(60\) must be less than/],
-    [{ cacheEndStep: 31 }, {}, /cacheEndStep \(31\) must be at most steps \(30, the default\)/],
-    [{ cacheEndStep: 21 }, { steps: 20 }, /cacheEndStep \(21\) must be at most steps \(20\)/],
-    [{ cacheEndStep: 20, cacheEndStepPercentage: 50 }, {}, /either acceleratorOptions\.cacheEndStep or acceleratorOptions\.cacheEndStepPercentage, not both/],
+    [
+      { cacheStartStep: 10, cacheEndStep: 10 },
+      {},
+      /Start at step \(acceleratorOptions\.cacheStartStep\) is 10 but must be less than End at step \(acceleratorOptions\.cacheEndStep\), 10/,
+    ],
+    [{ cacheStartStepPercentage: 60, cacheEndStepPercentage: 40 }, {}, /\(acceleratorOptions\.cacheStartStepPercentage\) is 60 but must be less than/],
+    [{ cacheEndStep: 31 }, {}, /\(acceleratorOptions\.cacheEndStep\) is 31 but must be at most Steps \(steps\), 30 \(the default\)/],
+    [{ cacheEndStep: 21 }, { steps: 20 }, /\(acceleratorOptions\.cacheEndStep\) is 21 but must be at most Steps \(steps\), 20/],
+    [
+      { cacheEndStep: 20, cacheEndStepPercentage: 50 },
+      {},
+      /either End at step \(acceleratorOptions\.cacheEndStep\) or End at \(acceleratorOptions\.cacheEndStepPercentage\), not both/,
+    ],
     [
       { cacheStartStep: 1, cacheStartStepPercentage: 5 },
       {},
-      /either acceleratorOptions\.cacheStartStep or acceleratorOptions\.cacheStartStepPercentage, not both/,
+      /either Start at step \(acceleratorOptions\.cacheStartStep\) or Start at \(acceleratorOptions\.cacheStartStepPercentage\), not both/,
     ],
   ];
   for (const [acc, top, re] of crossField) {

@@ -207,7 +207,7 @@ describe('limits and honest errors', function () {
     const { errors } = await setup();
     helper.getNode('submit').receive({ payload: 'x'.repeat(3001) });
     const [e] = await errors.next(1);
-    assert.match(e.error.message, /positivePrompt must be at most 3000 characters, got 3001/);
+    assert.match(e.error.message, /^Prompt \(positivePrompt\) must be at most 3000 characters, got 3001/);
     assert.strictEqual(apiRequests(sim).length, 0);
   });
 
@@ -215,7 +215,7 @@ describe('limits and honest errors', function () {
     const { errors } = await setup();
     helper.getNode('submit').receive({ payload: { positivePrompt: 'ok', advancedFeatures: { audioNegativePrompt: 'n'.repeat(3001) } } });
     const [e] = await errors.next(1);
-    assert.match(e.error.message, /advancedFeatures\.audioNegativePrompt must be at most 3000 characters/);
+    assert.match(e.error.message, /Audio negative \(advancedFeatures\.audioNegativePrompt\) must be at most 3000 characters/);
   });
 
   it('an error lists at most three problems and counts the rest', async () => {

@@ -106,9 +106,36 @@ export function isPrompt(value: unknown): boolean {
   return typeof value === 'string' && value.trim().length > 0;
 }
 
+let labelOf: ((path: string) => string | undefined) | undefined;
+
+/**
+ * Messages name a field by the word the form uses, with its API name in brackets ("Videos
+ * (numberResults) must be ..."). The runtime and the editor each pass their translated form labels.
+ */
+export function setFieldLabels(fn: ((path: string) => string | undefined) | undefined): void {
+  labelOf = fn;
+}
+
+/** The key of a field's form label in the ovi-submit catalog (label.<key>). */
+export function labelKey(path: string): string {
+  if (path === 'safety.mode') return 'safetyMode';
+  if (path === 'inputs.image') return 'image';
+  return path.slice(path.lastIndexOf('.') + 1);
+}
+
+export function fieldName(path: string): string {
+  let label: string | undefined;
+  try {
+    label = labelOf?.(path);
+  } catch {
+    label = undefined;
+  }
+  return label && label !== path ? label + ' (' + path + ')' : path;
+}
+
 /** Returns null when the value is acceptable for the field, else the message a user should read. */
 export function checkFieldValue(meta: FieldMeta, value: unknown): string | null {
-  const p = meta.path;
+  const p = fieldName(meta.path);
   if (value === undefined) return meta.required ? p + ' is required' : null;
   if (value === null) return meta.nullable ? null : p + ' must not be null (leave it out instead)';
   const got = ', got ' + describe(value);
@@ -161,7 +188,7 @@ export function checkFieldValue(meta: FieldMeta, value: unknown): string | null 
 
 function tooLong(meta: FieldMeta, value: string): string | null {
   return meta.maxLength !== undefined && value.length > meta.maxLength
-    ? meta.path + ' must be at most ' + meta.maxLength + ' characters, got ' + value.length
+    ? fieldName(meta.path) + ' must be at most ' + meta.maxLength + ' characters, got ' + value.length
     : null;
 }
 
@@ -183,16 +210,17 @@ export function checkCrossFieldRules(task: Loose, defaultSteps = 30): CrossField
   const end = num(acc.cacheEndStep);
   const startPct = num(acc.cacheStartStepPercentage);
   const endPct = num(acc.cacheEndStepPercentage);
+  const n = (key: string) => fieldName(a + key);
   if (start !== undefined && end !== undefined && start >= end) {
     issues.push({
       fields: [a + 'cacheStartStep', a + 'cacheEndStep'],
-      message: a + 'cacheStartStep (' + start + ') must be less than ' + a + 'cacheEndStep (' + end + ')',
+      message: n('cacheStartStep') + ' is ' + start + ' but must be less than ' + n('cacheEndStep') + ', ' + end,
     });
   }
   if (startPct !== undefined && endPct !== undefined && startPct >= endPct) {
     issues.push({
       fields: [a + 'cacheStartStepPercentage', a + 'cacheEndStepPercentage'],
-      message: a + 'cacheStartStepPercentage (' + startPct + ') must be less than ' + a + 'cacheEndStepPercentage (' + endPct + ')',
+      message: n('cacheStartStepPercentage') + ' is ' + startPct + ' but must be less than ' + n('cacheEndStepPercentage') + ', ' + endPct,
     });
   }
   const stepsValue = num(task.steps);
@@ -200,19 +228,20 @@ export function checkCrossFieldRules(task: Loose, defaultSteps = 30): CrossField
   if (end !== undefined && end > steps) {
     issues.push({
       fields: [a + 'cacheEndStep', 'steps'],
-      message: a + 'cacheEndStep (' + end + ') must be at most steps (' + steps + (stepsValue === undefined ? ', the default' : '') + ')',
+      message:
+        n('cacheEndStep') + ' is ' + end + ' but must be at most ' + fieldName('steps') + ', ' + steps + (stepsValue === undefined ? ' (the default)' : ''),
     });
   }
   if (acc.cacheStartStep !== undefined && acc.cacheStartStepPercentage !== undefined) {
     issues.push({
       fields: [a + 'cacheStartStep', a + 'cacheStartStepPercentage'],
-      message: 'give either ' + a + 'cacheStartStep or ' + a + 'cacheStartStepPercentage, not both',
+      message: 'give either ' + n('cacheStartStep') + ' or ' + n('cacheStartStepPercentage') + ', not both',
     });
   }
   if (acc.cacheEndStep !== undefined && acc.cacheEndStepPercentage !== undefined) {
     issues.push({
       fields: [a + 'cacheEndStep', a + 'cacheEndStepPercentage'],
-      message: 'give either ' + a + 'cacheEndStep or ' + a + 'cacheEndStepPercentage, not both',
+      message: 'give either ' + n('cacheEndStep') + ' or ' + n('cacheEndStepPercentage') + ', not both',
     });
   }
   return issues;

@@ -127,7 +127,12 @@ export function errorFromItem(item: RunwareErrorItem, httpStatus?: number, retry
         ? item.parameter.filter((p): p is string => typeof p === 'string').slice(0, 20)
         : undefined;
   const code = familyOf(rawCode, httpStatus);
-  if (code === 'validation' && isMissingImage(rawCode, item.parameter, message)) {
+  const details = detailsOf(item);
+  if (code === 'auth') {
+    // Runware's own words address API clients ("pass it as Authorization: Bearer ..."): say what to do here.
+    if (given) details.runwareMessage = given;
+    message = 'Runware refused the API key' + (rawCode ? ' (' + rawCode + ')' : '') + ': check the key in the ovi-config node, or RUNWARE_API_KEY';
+  } else if (code === 'validation' && isMissingImage(rawCode, item.parameter, message)) {
     message =
       "Runware requires a start image for this model (inputs.image): text-to-video was refused. Send an image (msg.image or the node's Start image). Runware said: " +
       message;
@@ -140,7 +145,7 @@ export function errorFromItem(item: RunwareErrorItem, httpStatus?: number, retry
     taskUUID: typeof item.taskUUID === 'string' ? item.taskUUID : undefined,
     httpStatus,
     retryAfterMs,
-    details: detailsOf(item),
+    details,
   });
 }
 

@@ -66,7 +66,7 @@ export function setup(RED: RED): (this: Node, def: NodeDef) => void {
       node.status({
         fill: 'blue',
         shape: 'dot',
-        text: 'rendering ' + formatElapsed(Date.now() - first.since) + pct + (waiting.size > 1 ? ' (' + waiting.size + ' tasks)' : ''),
+        text: formatElapsed(Date.now() - first.since) + pct + (waiting.size > 1 ? ' · ' + waiting.size + ' tasks' : ''),
       });
       if (!ticker) ticker = setInterval(showStatus, 1000);
     }

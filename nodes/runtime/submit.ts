@@ -4,7 +4,9 @@
  */
 import { OviError, shortText } from '../lib/errors';
 import { configNode, numberSetting, OviConfigNode } from '../lib/config-ref';
-import { checkFieldValue } from '../lib/field-check';
+import { readFileSync } from 'fs';
+import * as path from 'path';
+import { checkFieldValue, labelKey, setFieldLabels } from '../lib/field-check';
 import { FlowNode, reachable } from '../lib/flow-wiring';
 import { imageToInput } from '../lib/image-input';
 import { JobRecord } from '../lib/job-hub';
@@ -25,7 +27,26 @@ interface WebhookTarget {
 
 const looksLikeImage = (v: string) => checkFieldValue({ path: 'inputs.image', group: 'core', kind: 'image' }, v) === null;
 
+/** The form's words for fields (Node-RED's runtime language, else the English catalog beside the nodes). */
+function formLabels(RED: RED): (fieldPath: string) => string | undefined {
+  let english: Record<string, string> = {};
+  try {
+    english = (
+      JSON.parse(readFileSync(path.join(__dirname, '..', 'locales', 'en-US', 'ovi-submit.json'), 'utf8')) as { 'ovi-submit': { label: Record<string, string> } }
+    )['ovi-submit'].label;
+  } catch {
+    // no catalog beside the nodes (a source checkout): API names only
+  }
+  return (fieldPath) => {
+    const key = labelKey(fieldPath);
+    const id = 'ovi-submit.label.' + key;
+    const translated = RED._(id);
+    return typeof translated === 'string' && translated && !translated.endsWith(id) ? translated : english[key];
+  };
+}
+
 export function setup(RED: RED): (this: Node, def: NodeDef) => void {
+  setFieldLabels(formLabels(RED));
   function evaluate(what: string, input: { type: string; value: string } | undefined, node: Node, msg: NodeMessage): Promise<unknown> {
     if (!input) return Promise.resolve(undefined);
     if (input.type === 'str') return Promise.resolve(input.value);
@@ -170,8 +191,9 @@ export function setup(RED: RED): (this: Node, def: NodeDef) => void {
       statusTimer = undefined;
       if (!lastSubmitted || !account) return;
       const busy = account.running + account.queued > 0;
-      const counts = busy ? ' · running ' + account.running + (account.queued ? ' · queued ' + account.queued : '') : ' · all done';
-      showStatus(busy ? 'green' : 'grey', 'sent ' + lastSubmitted + counts, busy ? 'dot' : 'ring');
+      // Short: it sits under the node, beside the next node's status in a compact flow.
+      const text = busy ? account.running + ' running' + (account.queued ? ' · ' + account.queued + ' queued' : '') : 'sent · all done';
+      showStatus(busy ? 'green' : 'grey', text, busy ? 'dot' : 'ring');
     };
     const unsubscribe = account?.onChange(() => {
       statusTimer ??= setTimeout(refreshCounts, 250);

@@ -242,7 +242,8 @@ describe('editor in Chromium (real Node-RED 4, packed package, simulator)', func
 
   it("an out-of-range value is marked invalid with the schema's own message, and the node shows the invalid triangle until it is fixed", async function () {
     const id = dropped['ovi-submit'];
-    const { checkFieldValue } = require(path.join(installed, 'dist', 'nodes', 'lib', 'field-check.js'));
+    const { checkFieldValue, setFieldLabels, labelKey } = require(path.join(installed, 'dist', 'nodes', 'lib', 'field-check.js'));
+    setFieldLabels((p) => en.submit['ovi-submit'].label[labelKey(p)]); // the editor's words (English here)
     const { editorMetadata } = require(path.join(installed, 'dist', 'nodes', 'lib', 'task-schema.js'));
     const fields = editorMetadata().fields;
     const cases = [
@@ -257,7 +258,7 @@ describe('editor in Chromium (real Node-RED 4, packed package, simulator)', func
       assert.ok(expected, c.path + ' = ' + c.bad + ' should be out of range');
       c.expected = expected;
     }
-    assert.strictEqual(cases[0].expected, 'steps must be an integer between 1 and 100, got 500');
+    assert.strictEqual(cases[0].expected, 'Steps (steps) must be an integer between 1 and 100, got 500');
 
     await openNode(id);
     for (const c of cases) {
