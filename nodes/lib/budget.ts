@@ -61,9 +61,11 @@ export class Budget {
     else rec.reserved = undefined;
   }
 
+  /** USD to reserve per result: the configured estimate, never below the average cost seen; else the default. */
   perResult(): number {
-    if (this.opts.estimate && this.opts.estimate > 0) return this.opts.estimate;
-    return this.seen.count > 0 ? this.seen.sum / this.seen.count : DEFAULT_COST_PER_RESULT;
+    const seen = this.seen.count > 0 ? this.seen.sum / this.seen.count : undefined;
+    if (this.opts.estimate && this.opts.estimate > 0) return Math.max(this.opts.estimate, seen ?? 0);
+    return seen ?? DEFAULT_COST_PER_RESULT;
   }
 
   /** A new job asks to be sent (now or when it leaves the queue): reserve its estimate, or refuse. */
