@@ -47,7 +47,7 @@ describe('job store (journal)', () => {
     jobs.delete('uuid-2');
     await p.persist('uuid-2');
     await p.persist();
-    const loaded = await new FileStore(file).load();
+    const loaded = (await new FileStore(file).load()).state;
     assert.deepStrictEqual(loaded.jobs.map((j) => j.taskUUID).sort(), ['uuid-1', 'uuid-3']);
     assert.strictEqual(loaded.costTotal, 0.5);
   });
@@ -57,7 +57,7 @@ describe('job store (journal)', () => {
     const jobs = new Map([[job(1).taskUUID, job(1)]]);
     await persisterOver(new FileStore(file), jobs).persist('uuid-1');
     fs.appendFileSync(file, '{"op":"put","job":{"taskUUID":"uuid-9"');
-    const loaded = await new FileStore(file).load();
+    const loaded = (await new FileStore(file).load()).state;
     assert.deepStrictEqual(
       loaded.jobs.map((j) => j.taskUUID),
       ['uuid-1'],
@@ -72,7 +72,7 @@ describe('job store (journal)', () => {
     await Promise.all([...jobs.keys()].map((u) => p.persist(u)));
     console.log('      1000 changes → ' + p.stats.writes + ' writes');
     assert.ok(p.stats.writes <= 5, 'writes: ' + p.stats.writes);
-    assert.strictEqual((await new FileStore(file).load()).jobs.length, 1000);
+    assert.strictEqual((await new FileStore(file).load()).state.jobs.length, 1000);
   });
 
   it('compacts a journal that is mostly history into one snapshot line', async () => {
@@ -87,6 +87,6 @@ describe('job store (journal)', () => {
     }
     const lines = fs.readFileSync(file, 'utf8').trim().split('\n').length;
     assert.ok(lines < 1100, 'compacted: ' + lines + ' lines');
-    assert.strictEqual((await new FileStore(file).load()).jobs.length, 0);
+    assert.strictEqual((await new FileStore(file).load()).state.jobs.length, 0);
   });
 });

@@ -253,26 +253,60 @@ export class Account {
     }
   }
 
-  /** After a restart or redeploy: take back the jobs in flight. */
+  /** After a restart or redeploy: take back the jobs in flight. One bad saved record never stops the others. */
   private async resume(store: StateStore): Promise<void> {
-    const state = await store.load();
-    if (!state) return;
-    this.costTotal = state.costTotal;
-    const startAt = Date.now() + RESUME_DELAY_MS;
-    let resumed = 0;
-    for (const job of state.jobs) {
-      if (this.closed || this.hub.get(job.taskUUID)) continue;
-      const rec: JobRecord = { ...job, delivered: [...job.delivered], done: false, resumed: true };
+    const { state, skipped, problem } = await store.load();
+    const log = this.opts.logger;
+    if (problem) log.warn('ovi: JOB STORE PROBLEM: ' + problem);
+    for (const s of skipped) log.warn('ovi: skipped a saved record (' + s.where + ')' + (s.taskUUID ? ' of task ' + s.taskUUID : '') + ': ' + s.reason);
+    if (skipped.length > 0) log.warn('ovi: ' + skipped.length + ' saved record(s) in ' + store.description + ' skipped as damaged or unreadable');
+    const fail = (rec: JobRecord, e: unknown) => {
+      const message = `task ${rec.taskUUID} could not be resumed after a restart: ${e instanceof Error ? e.message : String(e)}`;
+      this.hub.fail(rec, new OviError({ code: 'protocol', message, retryable: false }));
+    };
+    const damaged = (uuid: string, reason: string) => {
+      if (this.closed || this.hub.get(uuid)) return;
+      const now = Date.now();
+      const rec: JobRecord = {
+        taskUUID: uuid,
+        numberResults: 1,
+        outputFormat: 'MP4',
+        via: 'poll',
+        msg: {},
+        createdAt: now,
+        deadline: now + 60_000,
+        delivered: [],
+        done: false,
+        resumed: true,
+      };
+      const message = `task ${uuid} could not be resumed after a restart: its saved record is damaged (${reason}); it may still be running at Runware: send {taskUUID} to an ovi poll node to collect it`;
       this.hub.add(rec);
-      resumed++;
-      if (rec.state === 'running') {
-        this.active++;
-        this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING, startAt);
-      } else {
-        void this.resend(rec);
+      this.hub.fail(rec, new OviError({ code: 'protocol', message, retryable: false }));
+    };
+    if (state) {
+      this.costTotal = state.costTotal;
+      const startAt = Date.now() + RESUME_DELAY_MS;
+      let resumed = 0;
+      for (const job of state.jobs) {
+        if (this.closed || this.hub.get(job.taskUUID)) continue;
+        const rec: JobRecord = { ...job, delivered: [...job.delivered], done: false, resumed: true };
+        try {
+          this.hub.add(rec);
+          resumed++;
+          if (rec.state === 'running') {
+            this.active++;
+            this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING, startAt);
+          } else {
+            this.resend(rec).catch((e: unknown) => fail(rec, e));
+          }
+        } catch (e) {
+          log.warn('ovi: task ' + job.taskUUID + ' could not be resumed: ' + (e instanceof Error ? e.message : String(e)));
+          if (this.hub.get(job.taskUUID) === rec) fail(rec, e);
+        }
       }
+      if (resumed > 0) log.warn('ovi: resumed ' + resumed + ' task(s) in flight from ' + store.description);
     }
-    if (resumed > 0) this.opts.logger.warn('ovi: resumed ' + resumed + ' task(s) in flight from ' + store.description);
+    for (const s of skipped) if (s.taskUUID) damaged(s.taskUUID, s.reason);
   }
 
   private async resend(rec: JobRecord): Promise<void> {

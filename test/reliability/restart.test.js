@@ -109,7 +109,7 @@ describe('reliability: restart and redeploy of a real Node-RED', function () {
 
   /** What the runtime's own file store would load now (its format is the runtime's business). */
   async function persistedJobs(prefix) {
-    const state = await new FileStore(path.join(userDir, '.ovi', 'jobs-' + prefix + '.cfg.json')).load();
+    const { state } = await new FileStore(path.join(userDir, '.ovi', 'jobs-' + prefix + '.cfg.json'), { readOnly: true }).load();
     return state ? state.jobs : [];
   }
 
