@@ -60,7 +60,8 @@ interface Known {
   msg?: { ref: SideRef; src: Record<string, unknown> };
 }
 
-const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
+/** A name part that sorts by time and never repeats (an aside must not replace an earlier one). */
+const stamp = () => new Date().toISOString().replace(/[:.]/g, '-') + '-' + randomBytes(3).toString('hex');
 const mib = (n: number) => (n / 1048576).toFixed(1) + ' MiB';
 
 export class FileStore implements StateStore {
