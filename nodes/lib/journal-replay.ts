@@ -108,7 +108,8 @@ export class Replay {
       candidate = { ...rest, ...(msgRef ? { msg: {} } : {}), ...(wireRef ? { wire: undefined } : {}) };
     }
     const check = validateJob(candidate);
-    if (!check.ok) return this.damage(where, check.reason, check.taskUUID);
+    // No readable taskUUID: the one its msg snapshot carries (msg.taskUUID) still names the task.
+    if (!check.ok) return this.damage(where, check.reason, check.taskUUID ?? uuidIn(JSON.stringify(raw ?? null)));
     this.jobs.set(check.job.taskUUID, { job: check.job, wireRef, msgRef, bytes });
     this.supersede(check.job.taskUUID, where);
     this.valid++;
