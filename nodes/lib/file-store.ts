@@ -352,6 +352,17 @@ export class FileStore implements StateStore {
     return { line, known };
   }
 
+  /** Open a file of ours 0600; the directory is made again (0700) if someone removed it. */
+  private async openIn(file: string, flags: string) {
+    try {
+      return await this.fs.open(file, flags, FILE_MODE);
+    } catch (e) {
+      if (errorCode(e) !== 'ENOENT') throw e;
+      await privateDir(this.fs, this.dir);
+      return this.fs.open(file, flags, FILE_MODE);
+    }
+  }
+
   /** Side files referenced before a change and not after it. */
   private static dropped(before: Known | undefined, after: Known | undefined): string[] {
     const out: string[] = [];
@@ -381,8 +392,7 @@ export class FileStore implements StateStore {
       throw e;
     }
     const data = Buffer.concat(lines);
-    await privateDir(this.fs, this.dir); // cheap when it exists; someone may have removed it
-    const handle = await this.fs.open(this.file, 'a', FILE_MODE);
+    const handle = await this.openIn(this.file, 'a');
     let before = 0;
     try {
       before = (await handle.stat()).size;
@@ -442,11 +452,10 @@ export class FileStore implements StateStore {
       await this.forget(fresh);
       throw e;
     }
-    await privateDir(this.fs, this.dir);
     const tmp = this.file + '.' + randomBytes(4).toString('hex') + '.tmp';
     let size = 0;
     try {
-      const handle = await this.fs.open(tmp, 'wx', FILE_MODE);
+      const handle = await this.openIn(tmp, 'wx');
       try {
         for (let i = 0; i < chunks.length; i += 256) {
           const data = Buffer.concat(chunks.slice(i, i + 256));

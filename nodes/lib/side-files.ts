@@ -37,8 +37,6 @@ export function isSideRef(v: unknown): v is SideRef {
 }
 
 export class SideFiles {
-  private ready = false;
-
   constructor(
     readonly dir: string,
     private readonly fs: JournalFs,
@@ -52,16 +50,18 @@ export class SideFiles {
 
   /** Write (or find already written) the side file for this content; durable once syncDir() ran. */
   async write(taskUUID: string, field: SideField, text: string): Promise<SideRef> {
-    if (!this.ready) {
-      await privateDir(this.fs, this.dir);
-      this.ready = true;
-    }
     const data = Buffer.from(text, 'utf8');
     const crc = crcHex(data);
     const file = this.nameFor(taskUUID, field, crc);
     // Through a temporary name: rewriting the same content must never leave a referenced file half written.
     const tmp = path.join(this.dir, file + '.' + randomBytes(4).toString('hex') + '.tmp');
-    await writePrivateFile(this.fs, tmp, data, 'wx');
+    try {
+      await writePrivateFile(this.fs, tmp, data, 'wx');
+    } catch (e) {
+      if (errorCode(e) !== 'ENOENT') throw e;
+      await privateDir(this.fs, this.dir); // the first side file, or the directory was removed
+      await writePrivateFile(this.fs, tmp, data, 'wx');
+    }
     try {
       await this.fs.rename(tmp, path.join(this.dir, file));
     } catch (e) {
@@ -116,7 +116,6 @@ export class SideFiles {
       return 0; // no side files yet
     }
     await privateDir(this.fs, this.dir);
-    this.ready = true;
     let removed = 0;
     for (const name of names) {
       if (keep.has(name)) await privateFile(this.fs, path.join(this.dir, name));
