@@ -249,7 +249,9 @@ describe('reliability: journal crash consistency (cut, flipped, mistyped, old, u
     const cases = {
       cutBoundary: base.bytes.subarray(0, last.start),
       cutLast: base.bytes.subarray(0, last.start + Math.floor((last.end - last.start) / 2)),
-      cutImagePut: base.bytes.subarray(0, queuedPut.start + 40),
+      // Cut back to before two image tasks were acknowledged: their side files are gone (removed once
+      // the acknowledgment was saved), so no crash makes this; a restored old journal does.
+      cutEarly: base.bytes.subarray(0, queuedPut.start + 40),
       flipA: flipped(r.int(0, base.bytes.length - 1)),
       flipB: flipped(queuedPut.start + 60),
       badSeed: withLastPutOf(q.taskUUID, (j) => (j.wire = JSON.stringify({ ...JSON.parse(j.wire), seed: 'not digits' }))),
