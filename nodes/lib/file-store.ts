@@ -126,38 +126,22 @@ export class FileStore implements StateStore {
     }
     if (!ro) await privateFile(this.fs, this.file);
     const replay = new Replay();
-    let handle;
-    let tornAt: number | undefined;
-    let tornWhere = '';
+    let torn: { at: number; where: string } | undefined;
     try {
-      handle = await this.fs.open(this.file, 'r');
-      for await (const line of readLines(handle, this.opts.maxLineBytes)) {
-        const where = 'line ' + line.no;
-        if (!line.terminated) {
-          tornAt = line.start;
-          tornWhere = where + ' (the end of the file, from byte ' + line.start + ')';
-          replay.skipped.push({
-            where: tornWhere,
-            reason: 'torn tail: an append cut short by a crash (' + line.length + ' bytes), never confirmed as saved: truncated',
-          });
-        } else if (line.bytes) replay.line(where, line.bytes);
-        else replay.oversize(where, line.length, this.opts.maxLineBytes, line.uuids ?? []);
-      }
+      torn = await this.scan(replay);
     } catch (e) {
       return this.setAside(replay, 'cannot be read (' + errorText(e) + ')');
-    } finally {
-      await handle?.close().catch(() => undefined);
     }
     if (replay.newerFormat !== undefined)
       return this.setAside(replay, 'was written by a newer version (format ' + JSON.stringify(replay.newerFormat) + ')', false);
     if (replay.valid === 0 && replay.damaged > 0) return this.setAside(replay, 'holds no record that can be read');
-    if (tornAt !== undefined && !ro) {
+    if (torn && !ro) {
       try {
-        await this.fs.truncate(this.file, tornAt);
-        size = tornAt;
+        await this.fs.truncate(this.file, torn.at);
+        size = torn.at;
       } catch (e) {
         this.separator = true;
-        replay.skipped.push({ where: tornWhere, reason: 'the torn tail could not be truncated (' + errorText(e) + '): the next record starts a new line' });
+        replay.skipped.push({ where: torn.where, reason: 'the torn tail could not be truncated (' + errorText(e) + '): the next record starts a new line' });
       }
     }
     await this.resolveSideFiles(replay);
@@ -171,6 +155,27 @@ export class FileStore implements StateStore {
     for (const r of replay.jobs.values()) jobs.push(r.job);
     if (!ro) await this.side.prune(this.referenced());
     return { state: { version: 1, jobs, costTotal: replay.costTotal }, skipped: replay.skipped };
+  }
+
+  /** Feed every line to the replay; the torn tail, if the file ends inside a line. */
+  private async scan(replay: Replay): Promise<{ at: number; where: string } | undefined> {
+    const handle = await this.fs.open(this.file, 'r');
+    try {
+      for await (const line of readLines(handle, this.opts.maxLineBytes)) {
+        const where = 'line ' + line.no;
+        if (line.bytes && line.terminated) replay.line(where, line.bytes);
+        else if (line.terminated) replay.oversize(where, line.length, this.opts.maxLineBytes, line.uuids ?? []);
+        else {
+          const torn = { at: line.start, where: where + ' (the end of the file, from byte ' + line.start + ')' };
+          const reason = 'torn tail: an append cut short by a crash (' + line.length + ' bytes), never confirmed as saved: truncated';
+          replay.skipped.push({ where: torn.where, reason });
+          return torn;
+        }
+      }
+      return undefined;
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
   }
 
   /** Read the side files of the jobs that survived the replay; a job whose side file is bad is damaged. */
