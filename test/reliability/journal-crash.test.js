@@ -30,9 +30,9 @@ describe('reliability: journal crash consistency (cut, flipped, mistyped, old, u
   let base; // the journal of the killed run: { file, bytes, model }
   let lab; // scratch directory for the damaged copies
   const dirs = [];
-  const t0 = Date.now();
 
   before(async () => {
+    const t0 = Date.now();
     sim = await createSimulator({ apiKeys: [API_KEY], renderMs: 2000 });
     lab = fs.mkdtempSync(path.join(os.tmpdir(), 'ovi-crash-lab-'));
     dirs.push(lab);
