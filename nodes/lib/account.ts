@@ -315,30 +315,32 @@ export class Account {
     }
   }
 
-  /** After a restart or redeploy: take back the jobs in flight, one by one (a bad one harms no other). */
+  /** After a restart or redeploy: take back the jobs in flight. One bad saved record never stops the others. */
   private async resume(store: StateStore): Promise<void> {
-    const report: LoadReport = await store.load();
-    if (report.problem) this.opts.logger.warn('ovi: ' + report.problem);
-    for (const s of report.skipped) {
-      this.opts.logger.warn('ovi: skipped a damaged job record (' + s.where + (s.taskUUID ? ', task ' + s.taskUUID : '') + '): ' + s.reason);
-    }
-    if (report.skipped.length > 0) this.opts.logger.warn('ovi: ' + report.skipped.length + ' damaged job record(s) skipped in ' + store.description);
-    const state = report.state;
-    if (state) this.budget.restore(state.costTotal);
-    const startAt = Date.now() + RESUME_DELAY_MS;
-    let resumed = 0;
-    for (const job of state?.jobs ?? []) {
-      try {
+    const { state, skipped, problem }: LoadReport = await store.load();
+    const log = this.opts.logger;
+    if (problem) log.warn('ovi: JOB STORE PROBLEM: ' + problem);
+    for (const s of skipped) log.warn('ovi: skipped a saved record (' + s.where + ')' + (s.taskUUID ? ' of task ' + s.taskUUID : '') + ': ' + s.reason);
+    if (skipped.length > 0) log.warn('ovi: ' + skipped.length + ' saved record(s) in ' + store.description + ' skipped as damaged or unreadable');
+    if (state) {
+      this.budget.restore(state.costTotal);
+      const startAt = Date.now() + RESUME_DELAY_MS;
+      let resumed = 0;
+      for (const job of state.jobs) {
         if (this.closed || this.hub.get(job.taskUUID)) continue;
-        this.resumeJob(job, startAt);
-        resumed++;
-      } catch (e) {
-        this.opts.logger.warn('ovi: could not resume task ' + job.taskUUID + ': ' + stackOf(e));
-        this.failDamaged(job.taskUUID, e instanceof Error ? e.message : String(e));
+        try {
+          this.resumeJob(job, startAt);
+          resumed++;
+        } catch (e) {
+          log.warn('ovi: task ' + job.taskUUID + ' could not be resumed: ' + stackOf(e));
+          const rec = this.hub.get(job.taskUUID);
+          if (rec) this.hub.fail(rec, resumeError(job.taskUUID, e instanceof Error ? e.message : String(e)));
+          else this.failDamaged(job.taskUUID, e instanceof Error ? e.message : String(e));
+        }
       }
+      if (resumed > 0) log.warn('ovi: resumed ' + resumed + ' task(s) in flight from ' + store.description);
     }
-    for (const s of report.skipped) if (s.taskUUID && !this.hub.get(s.taskUUID)) this.failDamaged(s.taskUUID, s.reason);
-    if (resumed > 0) this.opts.logger.warn('ovi: resumed ' + resumed + ' task(s) in flight from ' + store.description);
+    for (const s of skipped) if (s.taskUUID && !this.closed && !this.hub.get(s.taskUUID)) this.failDamaged(s.taskUUID, s.reason);
   }
 
   private resumeJob(job: PersistedJob, startAt: number): void {
@@ -349,7 +351,8 @@ export class Account {
       this.active++;
       if (rec.via !== 'custom') this.scheduler.watch(rec.taskUUID, DEFAULT_TIMING, startAt);
     } else {
-      void this.resend(rec);
+      // A rejection here would be unhandled (and end the process): it fails the task instead.
+      this.resend(rec).catch((e: unknown) => this.hub.fail(rec, resumeError(rec.taskUUID, e instanceof Error ? e.message : String(e))));
     }
   }
 
@@ -372,16 +375,7 @@ export class Account {
     this.hub.add(rec);
     this.hub.fail(
       rec,
-      new OviError({
-        code: 'protocol',
-        message:
-          'task ' +
-          uuid +
-          ' could not be resumed after a restart: its saved record is damaged (' +
-          reason +
-          '); it may still be running at Runware: send {taskUUID} to an ovi poll node to collect it',
-        retryable: false,
-      }),
+      resumeError(uuid, 'its saved record is damaged (' + reason + '); it may still be running at Runware: send {taskUUID} to an ovi poll node to collect it'),
     );
   }
 
@@ -445,6 +439,10 @@ export class Account {
     this.client.close();
     await this.persister.flush();
   }
+}
+
+function resumeError(uuid: string, why: string): OviError {
+  return new OviError({ code: 'protocol', message: 'task ' + uuid + ' could not be resumed after a restart: ' + why, retryable: false });
 }
 
 /** What the store keeps of a record: no parked outcomes, no in-memory flags. */

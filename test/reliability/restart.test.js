@@ -109,8 +109,8 @@ describe('reliability: restart and redeploy of a real Node-RED', function () {
 
   /** What the runtime's own file store would load now (its format is the runtime's business). */
   async function persistedJobs(prefix) {
-    const report = await new FileStore(path.join(userDir, '.ovi', 'jobs-' + prefix + '.cfg.json')).load();
-    return report.state ? report.state.jobs : [];
+    const { state } = await new FileStore(path.join(userDir, '.ovi', 'jobs-' + prefix + '.cfg.json'), { readOnly: true }).load();
+    return state ? state.jobs : [];
   }
 
   const accepted = (uuids) => uuids.filter((u) => sim.stats().acceptedByUUID[u]).length;
