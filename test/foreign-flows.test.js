@@ -6,7 +6,7 @@
 const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
-const { packOnce, userDirWith, devNodeRed, startNodeRed, exampleEnv, request, collectorServer, deploy, sleep } = require('./support/real-node-red');
+const { useRealNodeRed, request, deploy, sleep } = require('./support/real-node-red');
 
 const KEY = 'sim-key-foreign-flows';
 const DIR = path.join(__dirname, 'fixtures', 'foreign-flows');
@@ -32,30 +32,11 @@ function fixture(name, collectorUrl) {
 
 describe('foreign flows in a real Node-RED (packed package, deployed through the admin API)', function () {
   this.timeout(300000);
+  const rt = useRealNodeRed({ key: KEY, simOptions: { renderMs: 200 } });
   let red;
   let sim;
-  let userDir;
   let collector;
-
-  before(async function () {
-    const pack = await packOnce();
-    userDir = await userDirWith(pack.tarball);
-    const { createSimulator } = require('../dist/simulator/server.js');
-    sim = await createSimulator({ apiKeys: [KEY], renderMs: 200 });
-    red = await startNodeRed({ redJs: devNodeRed().redJs, userDir, env: exampleEnv(sim, KEY) });
-    collector = await collectorServer();
-  });
-
-  after(async function () {
-    if (collector) await collector.close();
-    if (red) await red.stop();
-    if (sim) await sim.close();
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
-  });
-
-  afterEach(function () {
-    if (this.currentTest && this.currentTest.state === 'failed' && red) console.log('--- Node-RED log ---\n' + red.log().slice(-6000));
-  });
+  before(() => ({ red, sim, collector } = rt));
 
   async function press(injectId) {
     for (let i = 0; i < 40; i++) {

@@ -8,48 +8,28 @@
 // scripted answers).
 const assert = require('assert');
 const crypto = require('crypto');
-const fs = require('fs');
-const { packOnce, userDirWith, devNodeRed, startNodeRed, request, collectorServer, deploy, sleep } = require('./support/real-node-red');
+const { useRealNodeRed, request, deploy, sleep } = require('./support/real-node-red');
 
 const KEY = 'sim-key-shapes-0123456789';
 const TOKEN = 'shapes-webhook-token-0123456789abcdef';
 
 describe('Runware shapes through the packed nodes in a real Node-RED', function () {
   this.timeout(300000);
+  const rt = useRealNodeRed({
+    key: KEY,
+    simOptions: { renderMs: 150 },
+    env: (s) => (url) => ({ RUNWARE_ENDPOINT: s.url, RUNWARE_API_KEY: KEY, OVI_PUBLIC_URL: url }),
+  });
   let red;
   let sim;
-  let userDir;
   let collector;
   let run = 0;
-
-  before(async function () {
-    const pack = await packOnce();
-    userDir = await userDirWith(pack.tarball);
-    const { createSimulator } = require('../dist/simulator/server.js');
-    sim = await createSimulator({ apiKeys: [KEY], renderMs: 150 });
-    collector = await collectorServer();
-    red = await startNodeRed({
-      redJs: devNodeRed().redJs,
-      userDir,
-      env: (url) => ({ RUNWARE_ENDPOINT: sim.url, RUNWARE_API_KEY: KEY, OVI_PUBLIC_URL: url }),
-    });
-  });
-
-  after(async function () {
-    if (collector) await collector.close();
-    if (red) await red.stop();
-    if (sim) await sim.close();
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
-  });
+  before(() => ({ red, sim, collector } = rt));
 
   beforeEach(() => {
     sim.reset();
     sim.configure({ renderMs: 150, failureShape: null, webhookWrap: null, maxBatch: null, batchOverLimit: null, duplicateAnswer: null, requireInputs: null });
     for (const k of Object.keys(collector.got)) delete collector.got[k];
-  });
-
-  afterEach(function () {
-    if (this.currentTest && this.currentTest.state === 'failed' && red) console.log('--- Node-RED log ---\n' + red.log().slice(-5000));
   });
 
   /**

@@ -6,7 +6,7 @@ const assert = require('assert');
 const fs = require('fs');
 const http = require('http');
 const path = require('path');
-const { packOnce, userDirWith, devNodeRed, startNodeRed, request, collectorServer, deploy, sleep } = require('./support/real-node-red');
+const { useRealNodeRed, request, deploy, sleep } = require('./support/real-node-red');
 
 const KEY = 'sim-key-security-0123456789';
 const TOKEN = 'sec-webhook-token-0123456789abcdef';
@@ -56,39 +56,25 @@ async function tokenFor(red, username, password, scope = '*') {
 for (const auth of [false, true]) {
   describe('security (packed package, real Node-RED, adminAuth ' + (auth ? 'on' : 'off') + ')', function () {
     this.timeout(300000);
+    const rt = useRealNodeRed({
+      key: KEY,
+      simOptions: { renderMs: 100 },
+      env: (s) => (url) => ({ RUNWARE_ENDPOINT: s.url, RUNWARE_API_KEY: KEY, OVI_PUBLIC_URL: url, OVI_SECRET_FOR_TEST: SECRET_ENV }),
+      settings: auth ? { adminAuth: users() } : {},
+    });
     let red;
     let sim;
     let userDir;
-    let trap;
     let collector;
+    let trap;
     let headers = {};
 
     before(async function () {
-      const pack = await packOnce();
-      userDir = await userDirWith(pack.tarball);
-      const { createSimulator } = require('../dist/simulator/server.js');
-      sim = await createSimulator({ apiKeys: [KEY], renderMs: 100 });
+      ({ red, sim, userDir, collector } = rt);
       trap = await trapServer();
-      collector = await collectorServer();
-      red = await startNodeRed({
-        redJs: devNodeRed().redJs,
-        userDir,
-        env: (url) => ({ RUNWARE_ENDPOINT: sim.url, RUNWARE_API_KEY: KEY, OVI_PUBLIC_URL: url, OVI_SECRET_FOR_TEST: SECRET_ENV }),
-        settings: auth ? { adminAuth: users() } : {},
-      });
       if (auth) headers = { Authorization: 'Bearer ' + (await tokenFor(red, 'admin', 'admin-pw')) };
     });
-
-    after(async function () {
-      for (const c of [collector, trap]) if (c) await c.close();
-      if (red) await red.stop();
-      if (sim) await sim.close();
-      if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
-    });
-
-    afterEach(function () {
-      if (this.currentTest && this.currentTest.state === 'failed' && red) console.log('--- Node-RED log ---\n' + red.log().slice(-5000));
-    });
+    after(() => trap && trap.close());
 
     const admin = (method, p, opts = {}) => request(method, red.adminUrl + p, { ...opts, headers: { ...headers, ...(opts.headers || {}) } });
 

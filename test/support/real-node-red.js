@@ -499,7 +499,38 @@ async function runExample(red, exampleFile, { timeoutMs = 60000, mediaRoot } = {
   }
 }
 
+/**
+ * Mocha hooks for a suite on one real Node-RED with the packed package, a simulator and a collector
+ * server, all on 127.0.0.1. Returns a handle whose fields (red, sim, collector, userDir) are set by
+ * its before() hook; after() stops everything; a failed test prints the Node-RED log.
+ * `env(sim)` gives Node-RED's environment (default: the examples' one), `settings` extra settings.
+ */
+function useRealNodeRed({ key, simOptions = {}, env, settings = {} } = {}) {
+  const h = {};
+  before(async function () {
+    this.timeout(300000);
+    const pack = await packOnce();
+    h.userDir = await userDirWith(pack.tarball);
+    const { createSimulator } = require(path.join(ROOT, 'dist', 'simulator', 'server.js'));
+    h.sim = await createSimulator({ apiKeys: [key], ...simOptions });
+    h.collector = await collectorServer();
+    h.red = await startNodeRed({ redJs: devNodeRed().redJs, userDir: h.userDir, env: env ? env(h.sim) : exampleEnv(h.sim, key), settings });
+  });
+  after(async function () {
+    this.timeout(60000);
+    if (h.collector) await h.collector.close();
+    if (h.red) await h.red.stop();
+    if (h.sim) await h.sim.close();
+    if (h.userDir) fs.rmSync(h.userDir, { recursive: true, force: true });
+  });
+  afterEach(function () {
+    if (this.currentTest && this.currentTest.state === 'failed' && h.red) console.log('--- Node-RED log ---\n' + h.red.log().slice(-5000));
+  });
+  return h;
+}
+
 module.exports = {
+  useRealNodeRed,
   ROOT,
   PKG,
   MODULE,
