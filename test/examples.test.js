@@ -416,9 +416,9 @@ describe('examples/ in a real Node-RED 4.1, run against the simulator', function
     }
   });
 
-  it('has at least six examples, each a flat node array with a documenting comment and the shared ovi-config node', function () {
+  it('has at least six examples, each a flat node array with a documenting comment and its own "Runware account" node (ids unique across examples)', function () {
     assert.ok(FILES.length >= 6, FILES.join(', '));
-    const configs = [];
+    const accounts = [];
     const ids = new Map();
     for (const f of FILES) {
       const nodes = JSON.parse(fs.readFileSync(path.join(EXAMPLES, f), 'utf8'));
@@ -427,17 +427,23 @@ describe('examples/ in a real Node-RED 4.1, run against the simulator', function
       const comment = nodes.find((n) => n.type === 'comment');
       assert.ok(comment && comment.info.length > 600, f + ': a comment node that documents the example');
       for (const part of ['What it does', 'For real use', 'Message properties']) assert.ok(comment.info.includes(part), f + ': comment covers "' + part + '"');
-      configs.push(JSON.stringify(nodes.find((n) => n.id === 'ovi.cfg')));
-      // npm start loads all examples at once and keeps the first node of each id.
+      const cfgs = nodes.filter((n) => n.type === 'ovi-config');
+      assert.equal(cfgs.length, 1, f + ': one ovi-config node');
+      assert.equal(cfgs[0].name, 'Runware account', f + ": the account's name fits the editor's dialogs");
+      for (const n of nodes.filter((n) => n.type.startsWith('ovi-') && n.type !== 'ovi-config'))
+        assert.equal(n.config, cfgs[0].id, f + ': ' + n.id + ' uses its account');
+      const { id: _id, ...settings } = cfgs[0];
+      accounts.push(JSON.stringify(settings));
+      // Importing a second example into the editor must not conflict with the first ("nodes already
+      // exist"): no id, config nodes included, appears in two examples. npm start loads them all too.
       for (const n of nodes) {
-        if (n.id === 'ovi.cfg') continue;
         assert.ok(!ids.has(n.id), n.id + ' in ' + f + ' and ' + ids.get(n.id));
         ids.set(n.id, f);
       }
     }
-    assert.equal(new Set(configs).size, 1, 'the same ovi-config node everywhere');
-    assert.match(configs[0], /"endpoint":"\$\{RUNWARE_ENDPOINT\}"/);
-    assert.match(configs[0], /"publicUrl":"\$\{OVI_PUBLIC_URL\}"/);
+    assert.equal(new Set(accounts).size, 1, 'the same account settings everywhere');
+    assert.match(accounts[0], /"endpoint":"\$\{RUNWARE_ENDPOINT\}"/);
+    assert.match(accounts[0], /"publicUrl":"\$\{OVI_PUBLIC_URL\}"/);
   });
 
   for (const file of FILES) {
@@ -481,6 +487,34 @@ describe('examples/ in a real Node-RED 4.1, run against the simulator', function
       }
     });
   }
+
+  it('02 and 04 without CAMERA_URL: the Catch node gets "set CAMERA_URL to your camera\'s snapshot URL", nothing reaches the camera or Runware', async function () {
+    for (const [file, prefix] of [
+      ['02-image-to-video-poll.json', 'i2v'],
+      ['04-doorbell-video-notification.json', 'door'],
+    ]) {
+      const example = JSON.parse(fs.readFileSync(path.join(EXAMPLES, file), 'utf8'));
+      const collector = await collectorServer();
+      try {
+        const { flows, injects } = instrument(example, collector.url, { tabId: 'ovi.test.nocamera', mediaRoot });
+        // A flow-level variable hides the process's CAMERA_URL: as if it were not set.
+        flows[0].env = [{ name: 'CAMERA_URL', value: '', type: 'str' }];
+        const logFrom = red.log().length;
+        const submits = sim.stats().submits;
+        await deploy(red, flows);
+        for (const id of injects) await pressInject(red, id);
+        const { body } = await collector.next(['/error/' + prefix + '.catch'], 20000);
+        assert.match(body.error.message, /^set CAMERA_URL to your camera's snapshot URL/, file);
+        assert.equal(body.error.source.id, prefix + '.cameraurl', file);
+        await sleep(500);
+        assert.equal(sim.stats().submits, submits, file + ': nothing submitted');
+        assert.doesNotMatch(red.log().slice(logFrom), /ENOTFOUND|No url specified/, file);
+        console.log('      ' + file + ' without CAMERA_URL: ' + body.error.message.slice(0, 60) + '…');
+      } finally {
+        await collector.close();
+      }
+    }
+  });
 
   it('the examples use only core node types and those of ' + MODULE, function () {
     const ours = new Set(['ovi-config', 'ovi-submit', 'ovi-poll', 'ovi-webhook']);
