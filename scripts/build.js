@@ -42,10 +42,13 @@ if (fs.existsSync(schemaJs)) {
   fs.mkdirSync(path.join(root, 'resources'), { recursive: true });
   // field-check.js and node-defaults.js are import-free CommonJS: wrapped, they run in the browser as
   // window.OVI_CHECK and window.OVI_NODE, so the editor's validators, messages and defaults are the runtime's own.
+  // Every node's .html loads this file: the first copy stays (the editor helpers configure it once).
   const wrap = (name, file) =>
     'window.' +
     name +
-    ' = (function () { var exports = {}; var module = { exports: exports };\n' +
+    ' = window.' +
+    name +
+    ' || (function () { var exports = {}; var module = { exports: exports };\n' +
     fs.readFileSync(path.join(dist, 'nodes', 'lib', file), 'utf8') +
     '\nreturn exports; })();\n';
   fs.writeFileSync(

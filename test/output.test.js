@@ -199,7 +199,7 @@ describe('results: output modes, uploads, cost and budget', function () {
     // The status is throttled (a quarter second): give the last refresh time to land.
     for (let i = 0; i < 20 && !/ · all done$/.test(statuses[statuses.length - 1] || ''); i++) await sleep(50);
     assert.ok(
-      statuses.some((t) => / · running 1$/.test(t || '')),
+      statuses.some((t) => /^1 running$/.test(t || '')),
       JSON.stringify(statuses),
     );
     assert.match(statuses[statuses.length - 1], / · all done$/);
