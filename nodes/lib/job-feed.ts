@@ -8,6 +8,7 @@
  * account's own records, mirrored here as small views) the first `caps.jobs` are sent.
  * No Node-RED import: the config node hands in `publish` (RED.comms.publish).
  */
+import { randomBytes } from 'crypto';
 import type { JobEvent } from './account';
 import type { OviError } from './errors';
 import type { JobRecord, Via } from './job-hub';
@@ -81,6 +82,8 @@ export interface FeedMessage {
   v: 1;
   id: string;
   label: string;
+  /** A new epoch (a restart) starts `seq` again at 1. */
+  epoch: string;
   seq: number;
   full: boolean;
   now: number;
@@ -129,6 +132,7 @@ interface Tracked {
 
 /** The view model; it outlives a feed when its config node is redeployed (history stays in the sidebar). */
 export interface FeedModel {
+  epoch: string;
   seq: number;
   order: number;
   jobs: Map<string, Tracked>;
@@ -144,6 +148,7 @@ export interface FeedModel {
 
 export function newModel(): FeedModel {
   return {
+    epoch: Date.now().toString(36) + '-' + randomBytes(4).toString('hex'),
     seq: 0,
     order: 0,
     jobs: new Map(),
@@ -462,6 +467,7 @@ export class JobFeed {
       v: 1,
       id: this.opts.id,
       label: this.opts.label,
+      epoch: this.model.epoch,
       seq: this.model.seq,
       full,
       now: Date.now(),
