@@ -72,6 +72,30 @@ function rec(extra = {}) {
   };
 }
 
+describe('Ovi sidebar: editor script and catalog', function () {
+  // test/i18n.test.js checks that every language has every en-US key; this checks the keys the sidebar
+  // script uses (t('sidebar.…') → node-red-contrib-runware-ovi/ovi-config:sidebar.…) exist, and none is stale.
+  it('every key resources/ovi-sidebar.js uses is in en-US/ovi-config.json, and every sidebar key there is used', () => {
+    const root = path.join(__dirname, '..');
+    const script = fs.readFileSync(path.join(root, 'resources', 'ovi-sidebar.js'), 'utf8');
+    const catalog = JSON.parse(fs.readFileSync(path.join(root, 'locales', 'en-US', 'ovi-config.json'), 'utf8'));
+    const used = new Set([...script.matchAll(/\bt\('(sidebar\.[\w.]+)'/g), ...script.matchAll(/ovi-config:(sidebar\.[\w.]+)'/g)].map((m) => m[1]));
+    assert.ok(used.size > 25, 'found ' + used.size + ' keys');
+    const leaves = (o, p) => Object.entries(o).flatMap(([k, v]) => (typeof v === 'object' ? leaves(v, p + k + '.') : [p + k]));
+    const defined = new Set(leaves(catalog.sidebar, 'sidebar.'));
+    assert.deepStrictEqual(
+      [...used].filter((k) => !defined.has(k)),
+      [],
+      'used but not in en-US',
+    );
+    assert.deepStrictEqual(
+      [...defined].filter((k) => !used.has(k)),
+      [],
+      'in en-US but not used',
+    );
+  });
+});
+
 describe('Ovi sidebar feed (runtime side)', function () {
   this.timeout(30000);
 
