@@ -1,8 +1,9 @@
 /**
  * ovi-config: one Runware account, registered here. Its runtime (nodes/runtime/config.ts: the
  * Account with its HTTP client, job store and poll scheduler) loads with the first config node, or
- * the first use of its admin routes: Node-RED loads every installed module at start, and a
- * Node-RED whose flows do not use these nodes should not pay for them.
+ * the first use of the cost or test-connection route (the Ovi sidebar's routes answer "nothing
+ * deployed" until then): Node-RED loads every installed module at start, and a Node-RED whose flows
+ * do not use these nodes should not pay for them.
  */
 import type * as Runtime from './runtime/config';
 import type { HttpRequest, HttpResponse, Node, NodeDef, RED } from './lib/red-types';
