@@ -386,6 +386,29 @@ describe('Ovi sidebar in Chromium (real Node-RED 4, packed package, adminAuth, s
     await page.evaluate(() => document.getElementById('ovi-test-dark').remove());
   });
 
+  it('in German (editor language de) the sidebar speaks locales/de', async () => {
+    const de = JSON.parse(
+      fs.readFileSync(path.join(stack.userDir, 'node_modules', 'node-red-contrib-runware-ovi', 'dist', 'nodes', 'locales', 'de', 'ovi-config.json'), 'utf8'),
+    ).sidebar;
+    const other = await browser.context.newPage();
+    try {
+      await other.addInitScript(() => localStorage.setItem('editor-language', 'de'));
+      await other.goto(stack.url);
+      await other.waitForFunction(() => window.RED && RED.nodes && RED.nodes.node('t2v.submit'), null, { timeout: 90000 });
+      await other.evaluate(() => RED.sidebar.show('ovi'));
+      await other.locator(`#ovi-sidebar [data-account="${ACCOUNT}"] .ovi-sb-title-results`).waitFor();
+      const texts = await other.evaluate(() => ({
+        menu: $('#menu-item-view-menu-ovi').text().trim(),
+        results: $('#ovi-sidebar .ovi-sb-title-results').first().text(),
+        failures: $('#ovi-sidebar .ovi-sb-title-failures').first().text(),
+        idle: $('#ovi-sidebar .ovi-sb-jobs').first().text(),
+      }));
+      assert.deepStrictEqual(texts, { menu: de.name, results: de.results, failures: de.failures, idle: de.idle });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('no errors in the page', () => {
     assert.deepStrictEqual(pageErrors, []);
   });
