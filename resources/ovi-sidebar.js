@@ -129,6 +129,7 @@
       })
       .fail(function (xhr) {
         loading = false;
+        reloadAgain = false;
         early.length = 0;
         accounts = {};
         problem =
