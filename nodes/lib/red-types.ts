@@ -32,6 +32,8 @@ export interface Node {
   on(event: 'input', fn: (msg: NodeMessage, send: SendFn, done: DoneFn) => void): void;
   on(event: 'close', fn: (removed: boolean, done: () => void) => void): void;
   send(msg: NodeMessage | Array<NodeMessage | null> | null): void;
+  /** A msg into the node's input, as an inject button does (Node-RED's Node#receive). */
+  receive?(msg: NodeMessage): void;
   status(status: StatusSpec | Record<string, never>): void;
   log(msg: string): void;
   warn(msg: string): void;
@@ -54,6 +56,8 @@ export interface HttpResponse extends ServerResponse {
   json(body: unknown): HttpResponse;
   send(body?: unknown): HttpResponse;
   set(field: string, value: string): HttpResponse;
+  /** Express's res.sendFile (ranges, ETag, Last-Modified); the path must be absolute. */
+  sendFile(file: string, options: { dotfiles?: 'allow' | 'deny' | 'ignore' }, done: (err?: Error) => void): void;
 }
 export type Handler = (req: HttpRequest, res: HttpResponse, next: (err?: unknown) => void) => void;
 

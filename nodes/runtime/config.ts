@@ -9,9 +9,10 @@ import { ContextStore, FileStore, MemoryStore, StateStore } from '../lib/job-sto
 import { DEFAULT_RETRY, RunwareClient } from '../lib/runware-client';
 import * as path from 'path';
 import { DEFAULT_ENDPOINT, OviConfigNode, apiKeyFor, isOviConfig, numberSetting, resolveEnv } from '../lib/config-ref';
-import { isLocalUrl } from '../lib/msg-snapshot';
+import { isLocalUrl, replaceToken } from '../lib/msg-snapshot';
 import { NODE_DEFAULTS, setting } from '../lib/node-defaults';
 import { isPrivateHost } from '../lib/safe-download';
+import { startFeed, stopFeed } from '../lib/sidebar';
 import type { HttpRequest, HttpResponse, Node, NodeDef, RED } from '../lib/red-types';
 
 const D = NODE_DEFAULTS['ovi-config'];
@@ -41,10 +42,15 @@ export function startConfig(RED: RED, self: Node, config: NodeDef): void {
     logger: { warn: (t) => node.warn(t), debug: (t) => node.debug(t) },
   });
   for (const w of cleartextWarnings(node.endpoint, node.publicUrl)) node.warn(w);
-  node.on('close', (_removed, done) => {
+  // The editor's Ovi sidebar: failure texts reach every editor, so neither the key nor a webhook token may.
+  startFeed(RED, node, (text) => replaceToken(redact(text, [apiKeyFor(node.credentials?.apiKey)]), '***'));
+  node.on('close', (removed, done) => {
+    stopFeed(node.id, removed);
     node.account.close().then(done, done);
   });
 }
+
+export { collectRoute, jobsRoute, mediaRoute } from '../lib/sidebar';
 
 /** GET /ovi/cost/:id: the cost total and budget, for the config dialog. */
 export function costRoute(RED: RED, req: HttpRequest, res: HttpResponse): void {

@@ -108,10 +108,11 @@ function get(url) {
 }
 
 /**
- * The whole stack: packed package in a fresh userDir, simulator, Node-RED. `flows` go to flows.json.
+ * The whole stack: packed package in a fresh userDir, simulator, Node-RED. `flows` go to flows.json;
+ * `settings` are merged over the defaults below (e.g. adminAuth).
  * Returns {url, sim, userDir, logs(), stop()}.
  */
-async function startStack({ flows = [], renderMs = 1500 } = {}) {
+async function startStack({ flows = [], renderMs = 1500, settings: extraSettings = {} } = {}) {
   const installed = await installPackedPackage();
   const { userDir } = installed;
   const cleanup = () => {
@@ -140,6 +141,7 @@ async function startStack({ flows = [], renderMs = 1500 } = {}) {
     telemetry: { enabled: false },
     diagnostics: { enabled: false },
     logging: { console: { level: 'info', metrics: false, audit: false } },
+    ...extraSettings,
   };
   fs.writeFileSync(settingsFile, 'module.exports = ' + JSON.stringify(settings, null, 2) + ';\n');
   const env = { ...process.env, RUNWARE_ENDPOINT: sim.url, RUNWARE_API_KEY: KEY, OVI_PUBLIC_URL: 'http://127.0.0.1:' + port, NODE_RED_ENABLE_PROJECTS: '' };
@@ -157,7 +159,8 @@ async function startStack({ flows = [], renderMs = 1500 } = {}) {
     if (done) failure = 'Node-RED exited early';
     else if (/Started flows/.test(log)) {
       const res = await get(url + 'settings').catch(() => null);
-      if (res && res.status === 200) break;
+      // with adminAuth the admin API answers 401 to a request without a token: it is up
+      if (res && (res.status === 200 || (extraSettings.adminAuth && res.status === 401))) break;
     }
     if (!failure && Date.now() > deadline) failure = 'Node-RED did not start in 90 s';
     if (failure) {
