@@ -16,7 +16,7 @@ const LANGS = ['de', 'es-ES', 'fr', 'ja', 'ko', 'pt-BR', 'ru', 'zh-CN', 'zh-TW']
 // (locales/<lang>/<html basename>.html): one node per set here, both basenames equal the type.
 const NODE_SETS = Object.entries(PKG['node-red'].nodes).map(([type, file]) => ({ type, base: path.basename(file, '.js') }));
 const EDITOR_HTML = NODE_SETS.map((s) => ({ file: path.join('nodes', s.base + '.html'), set: s.base }));
-const SHARED_JS = ['resources/ovi-editor.js'];
+const SHARED_JS = ['resources/ovi-editor.js', 'resources/ovi-sidebar.js'];
 
 /* ------------------------------------------------------------------ reading */
 
