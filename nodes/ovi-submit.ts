@@ -85,6 +85,8 @@ export = function (RED: RED) {
       const rec: JobRecord = {
         taskUUID: uuid,
         numberResults: task.numberResults ?? 1,
+        steps: task.steps,
+        hasImage: task.inputs?.image !== undefined,
         outputFormat: task.outputFormat ?? 'MP4',
         via: target ? 'webhook' : 'poll',
         ownerId: target?.ownerId,

@@ -12,6 +12,8 @@ export type Via = 'poll' | 'webhook';
 export interface JobRecord {
   taskUUID: string;
   numberResults: number;
+  steps?: number; // with hasImage: what the poll policy's render-time model keys on
+  hasImage?: boolean;
   outputFormat: string;
   via: Via;
   ownerId?: string; // the node (ovi-poll or ovi-webhook) whose output carries the results
