@@ -22,7 +22,7 @@
  *   task is only set once its honour is answered).
  */
 import { RenderModel, TaskFeatures, Window } from './render-model';
-import { sdkDelay, sdkPollsBy } from './sdk-cadence';
+import { sdkDelay, sdkNominal, sdkPollAtOrAfter } from './sdk-cadence';
 
 export interface PollTiming {
   initialDelayMs: number;
@@ -138,7 +138,7 @@ export class AdaptivePolicy implements PollPolicy {
   watch(uuid: string, now: number, spec: WatchSpec): number {
     const t = this.tasks.get(uuid);
     if (!t) {
-      const start = spec.startAt ?? now + spec.timing.initialDelayMs;
+      const start = spec.startAt ?? now + this.firstOffset(spec.timing);
       this.tasks.set(uuid, {
         features: spec.features,
         timing: spec.timing,
@@ -158,15 +158,26 @@ export class AdaptivePolicy implements PollPolicy {
     t.timing = spec.timing;
     t.features = spec.features;
     if (!t.started && !t.credited && !t.sent) {
-      t.honourAt = spec.startAt ?? t.submittedAt + spec.timing.initialDelayMs;
+      t.honourAt = spec.startAt ?? t.submittedAt + this.firstOffset(spec.timing);
       t.poll = this.firstPoll(t.honourAt - t.submittedAt);
     }
     return t.honourAt;
   }
 
-  /** A first check at `offset` stands for the SDK poll due by then: later ones keep the SDK's pace. */
+  /** The first check: initialDelayMs, moved on to the SDK's next poll (5 s → 5.06 s) to stay in its step. */
+  private firstOffset(timing: PollTiming): number {
+    const first = sdkNominal(1, this.scale);
+    if (timing.initialDelayMs < first) return timing.initialDelayMs; // asked for earlier than the SDK
+    return sdkNominal(sdkPollAtOrAfter(timing.initialDelayMs, this.scale), this.scale);
+  }
+
+  /**
+   * A first check at `offset` stands for the SDK's next poll at or after it, and later ones keep the
+   * SDK's pace from there: never later than the SDK's, never more of them (the SDK made the polls
+   * before `offset` too, as long as offset is at least its first sleep).
+   */
   private firstPoll(offset: number): number {
-    return Math.max(1, sdkPollsBy(offset, this.scale));
+    return sdkPollAtOrAfter(offset, this.scale);
   }
 
   unwatch(uuid: string): void {

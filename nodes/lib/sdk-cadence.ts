@@ -24,11 +24,17 @@ export function sdkDelay(k: number, scale = 1): number {
   return DELAYS[Math.min(Math.max(k, 1), DELAYS.length) - 1] * scale;
 }
 
-/** How many polls the SDK has made by `elapsedMs` after the submit if answers took no time. */
-export function sdkPollsBy(elapsedMs: number, scale = 1): number {
+/** The number of the SDK's first poll at or after `elapsedMs` after the submit, if answers took no time. */
+export function sdkPollAtOrAfter(elapsedMs: number, scale = 1): number {
   const last = NOMINAL[NOMINAL.length - 1] * scale;
-  if (elapsedMs >= last) return NOMINAL.length + Math.floor((elapsedMs - last) / (SDK_CAP_MS * scale));
+  if (elapsedMs > last) return NOMINAL.length + Math.ceil((elapsedMs - last) / (SDK_CAP_MS * scale));
   let n = 0;
-  while (NOMINAL[n] * scale <= elapsedMs) n++;
-  return n;
+  while (NOMINAL[n] * scale < elapsedMs) n++;
+  return n + 1;
+}
+
+/** When the SDK's poll number k (1-based) leaves after the submit, if answers took no time. */
+export function sdkNominal(k: number, scale = 1): number {
+  if (k <= NOMINAL.length) return NOMINAL[Math.max(k, 1) - 1] * scale;
+  return (NOMINAL[NOMINAL.length - 1] + (k - NOMINAL.length) * SDK_CAP_MS) * scale;
 }
