@@ -95,6 +95,7 @@ interface Task {
   credited: boolean; // the credit of honourAt is earned
   sent: boolean; // its honour rides on a request in flight
   started: boolean; // its first honour is due: it is polled from now on
+  first: boolean; // its first honour is not answered yet
   results: number;
   pendingAt: number; // when the last poll that saw the next result pending left
   progress?: { at: number; pct: number };
@@ -149,6 +150,7 @@ export class AdaptivePolicy implements PollPolicy {
         credited: false,
         sent: false,
         started: false,
+        first: true,
         results: 0,
         pendingAt: now,
       });
@@ -223,10 +225,14 @@ export class AdaptivePolicy implements PollPolicy {
     if (!t) return;
     this.failures = 0;
     if (t.sent) {
-      // The SDK sleeps from the answer of its previous poll: so does the next credit.
+      // The SDK sleeps from the answer of its previous poll: so does the next credit. After a late
+      // first check, add the time the SDK spent waiting for the answers of the polls we skipped,
+      // or we would run a little ahead of it and miss what it catches.
+      const skipped = t.first ? (t.poll - 1) * Math.max(0, now - sentAt) : 0;
       t.sent = false;
+      t.first = false;
       t.poll++;
-      t.honourAt = now + this.gapOf(t);
+      t.honourAt = now + this.gapOf(t) + skipped;
       t.credited = false;
     }
     if (report.results > t.results) {

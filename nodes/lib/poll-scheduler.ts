@@ -58,7 +58,8 @@ export class PollScheduler {
   private armedAt = Infinity; // when the timer fires
   private busy = false;
   private closed = false;
-  private readonly abort = new AbortController();
+  // One controller per request in flight: a shared signal would collect a listener per parallel request.
+  private readonly inFlight = new Set<AbortController>();
   private lastWarn = 0;
   readonly stats = { ticks: 0, requests: 0 };
 
@@ -159,8 +160,10 @@ export class PollScheduler {
     this.stats.requests++;
     const sentAt = Date.now();
     let answers: Map<string, Envelope>;
+    const abort = new AbortController();
+    this.inFlight.add(abort);
     try {
-      answers = await this.client.getResponses(uuids, this.abort.signal);
+      answers = await this.client.getResponses(uuids, abort.signal);
     } catch (e) {
       const err = e as OviError;
       if (err.code === 'cancelled') return { kind: 'cancelled' };
@@ -183,6 +186,8 @@ export class PollScheduler {
         this.log.warn('ovi: getResponse failed (' + err.code + ': ' + err.message + '); polling goes on after a pause');
       }
       return { kind: 'failed', retryAfterMs: err.retryAfterMs };
+    } finally {
+      this.inFlight.delete(abort);
     }
     const now = Date.now();
     for (const uuid of uuids) {
@@ -197,7 +202,8 @@ export class PollScheduler {
 
   close(): void {
     this.closed = true;
-    this.abort.abort();
+    for (const c of this.inFlight) c.abort();
+    this.inFlight.clear();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.policyImpl.clear();
