@@ -9,10 +9,12 @@
  * run, alternating, repeated (median of the rounds). Writes results.json and results.md.
  *
  *   node bench/run.js [--smoke] [--rounds N] [--only cpu,ticks,calls,schedule,webhook,inflight,ingest,footprint]
- *                     [--out DIR] [--profile DIR]
+ *                     [--out DIR] [--profile DIR] [--policy adaptive|sdk|fixed]
  *
  * --smoke    tiny sizes, one round; results go to a temp dir unless --out is given
  *            (test/bench-smoke.test.js checks only that the rows are well formed).
+ * --policy   the poll schedule of "ours" in the CPU, ticks, calls and in-flight rows (default: the
+ *            package's own, adaptive); to compare, e.g. --policy fixed for 0.1.0's schedule.
  * --profile  write V8 CPU profiles (.cpuprofile, open in Chrome DevTools) of our side of each
  *            phase to DIR; the numbers of a profiled run are not comparable (the profiler costs).
  */
@@ -37,7 +39,7 @@ const flows = require('./lib/flows');
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const a = { smoke: false, rounds: null, only: null, out: null, profile: null };
+  const a = { smoke: false, rounds: null, only: null, out: null, profile: null, policy: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--smoke') a.smoke = true;
@@ -45,6 +47,7 @@ function parseArgs(argv) {
     else if (arg === '--only') a.only = new Set(argv[++i].split(','));
     else if (arg === '--out') a.out = path.resolve(argv[++i]);
     else if (arg === '--profile') a.profile = path.resolve(argv[++i]);
+    else if (arg === '--policy') a.policy = argv[++i];
     else if (arg === '--help' || arg === '-h') {
       console.log(
         'usage: node bench/run.js [--smoke] [--rounds N] [--only cpu,ticks,calls,schedule,webhook,inflight,ingest,footprint] [--out DIR] [--profile DIR]',
@@ -53,6 +56,7 @@ function parseArgs(argv) {
     } else throw new Error('unknown argument ' + arg);
   }
   if (a.rounds !== null && !(Number.isInteger(a.rounds) && a.rounds >= 1 && a.rounds <= 20)) throw new Error('--rounds must be 1..20');
+  if (a.policy !== null && !['adaptive', 'sdk', 'fixed'].includes(a.policy)) throw new Error('--policy must be adaptive, sdk or fixed');
   return a;
 }
 
@@ -242,13 +246,18 @@ async function main() {
   const details = {};
   let seq = 0;
   const uid = () => 'r' + ++seq;
+  /** Deploy one of our poll flows, with the schedule chosen by --policy. */
+  async function deployOursPoll(p, settings) {
+    await nr.deploy(flows.oursPoll(p, sim.url, settings));
+    if (args.policy) nr.getNode(p + '.cfg').account.scheduler.usePolicy(args.policy);
+  }
 
   try {
     // -------------------------------------------------------------- sides of the CPU row
     async function oursPoll(n, profileAs) {
       const p = uid();
       await sim.reset();
-      await nr.deploy(flows.oursPoll(p, sim.url, { initialDelayS: POLL.initialDelayMs / 1000, maxIntervalS: POLL.maxIntervalMs / 1000 }));
+      await deployOursPoll(p, { initialDelayS: POLL.initialDelayMs / 1000, maxIntervalS: POLL.maxIntervalMs / 1000 });
       const submit = nr.getNode(p + '.submit');
       const ok = counter(nr.getNode(p + '.sink'));
       const bad = counter(nr.getNode(p + '.errors'));
@@ -451,7 +460,7 @@ async function main() {
         if (kind === 'ours') {
           const p = uid();
           cfgId = p + '.cfg';
-          await nr.deploy(flows.oursPoll(p, sim.url, { initialDelayS: TICK_INTERVAL_MS / 1000, maxIntervalS: TICK_INTERVAL_MS / 1000 }));
+          await deployOursPoll(p, { initialDelayS: TICK_INTERVAL_MS / 1000, maxIntervalS: TICK_INTERVAL_MS / 1000 });
           counter(nr.getNode(p + '.poll'), (m) => seen.add(m.taskUUID));
           feed = nr.getNode(p + '.submit');
         } else {
@@ -652,7 +661,7 @@ async function main() {
         const p = uid();
         await sim.configure({ renderMs: 3600000 });
         await sim.reset();
-        await nr.deploy(flows.oursPoll(p, sim.url, { initialDelayS: 1, maxIntervalS: 1, timeoutS: 3600 }));
+        await deployOursPoll(p, { initialDelayS: 1, maxIntervalS: 1, timeoutS: 3600 });
         const submit = nr.getNode(p + '.submit');
         const acked = counter(nr.getNode(p + '.poll'));
         const bad = counter(nr.getNode(p + '.errors'));
@@ -1009,6 +1018,7 @@ async function main() {
   const result = {
     machine,
     mode: args.smoke ? 'smoke' : 'full',
+    policy: args.policy || 'adaptive',
     profiled: !!args.profile,
     rounds: {
       cpu: SIZES.cpuRounds,
@@ -1070,7 +1080,13 @@ function table(rows) {
 function markdown(result) {
   const m = result.machine;
   const out = [];
-  out.push('# Benchmark results (' + result.mode + (result.profiled ? ', PROFILED: timings not comparable' : '') + ')');
+  out.push(
+    '# Benchmark results (' +
+      result.mode +
+      (result.profiled ? ', PROFILED: timings not comparable' : '') +
+      (result.policy !== 'adaptive' ? ', ours polled by the ' + result.policy + ' schedule' : '') +
+      ')',
+  );
   out.push('');
   out.push('Generated by `npm run bench` (bench/run.js) on ' + m.date + '; do not edit by hand. What each side does: bench/README.md.');
   out.push('');
