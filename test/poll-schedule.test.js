@@ -63,7 +63,7 @@ function sdkRun(at, ready, latency) {
  * batched tick holds the next one until its answers are in, as the scheduler does; a parallel plan
  * (the SDK's one request per task) does not.
  */
-function drive(policy, tasks, { timing, latency = 0, refuse = () => null, warm = [] }) {
+function drive(policy, tasks, { timing, latency = 0, refuse = () => null, warm = [], progress = false }) {
   const queue = [...warm, ...tasks].sort((a, b) => a.at - b.at);
   const live = new Map();
   const out = { answered: 0, refused: 0, detectedAt: new Map(), watchedAt: new Map() };
@@ -76,7 +76,9 @@ function drive(policy, tasks, { timing, latency = 0, refuse = () => null, warm =
     const k = live.get(uuid);
     if (!k) return;
     const results = k.ready.filter((x) => x <= sentAt).length;
-    policy.answered(uuid, sentAt, at, { results, pending: results < k.ready.length });
+    const last = Math.max(...k.ready);
+    const pct = progress && results < k.ready.length ? Math.floor((100 * (sentAt - k.at)) / (last - k.at)) : undefined;
+    policy.answered(uuid, sentAt, at, { results, pending: results < k.ready.length, progress: pct });
     if (results === k.ready.length) {
       out.detectedAt.set(uuid, at);
       policy.unwatch(uuid);
@@ -234,7 +236,7 @@ describe('poll schedule (simulated clock)', function () {
       // Half the scenarios start with a learned model (a batch rendered before), half with nothing.
       const warm = seed % 5 < 2 ? [] : makeTasks(rand, { n: Math.min(n, 40), render, arrival: 'burst', from: -400000 });
       const tasks = makeTasks(rand, { n, render, arrival, results: seed % 7 === 0 ? [1, 2, 4] : [1] });
-      const out = drive(policy(), tasks, { timing, latency, refuse, warm });
+      const out = drive(policy(), tasks, { timing, latency, refuse, warm, progress: seed % 6 < 3 });
       const all = [...warm, ...tasks];
       const sdk = sdkTotals(all, out, latency);
       const at = JSON.stringify({ seed, n, render, arrival, latency, refuseRate, warm: warm.length, ours: out.answered, sdk: sdk.requests });
@@ -257,6 +259,24 @@ describe('poll schedule (simulated clock)', function () {
       assert.ok(out.refused > 0);
       assert.ok(out.answered <= sdkTotals(tasks, out, 20).requests);
     }
+  });
+
+  it('with progress reported, 20 in flight with nothing learned are found soon after they are ready', () => {
+    const rand = prng(77);
+    const delays = { with: [], without: [] };
+    for (let round = 0; round < 5; round++) {
+      const tasks = makeTasks(rand, { n: 20, render: 'lognormal', results: [1] });
+      for (const [key, progress] of [
+        ['with', true],
+        ['without', false],
+      ]) {
+        const out = drive(policy(), tasks, { timing: SDK_TIMING, latency: 20, progress });
+        assert.ok(out.answered <= sdkTotals(tasks, out, 20).requests);
+        for (const k of tasks) delays[key].push(out.detectedAt.get(k.uuid) - Math.max(...k.ready));
+      }
+    }
+    assert.ok(quantile(delays.with, 0.95) <= 1500, 'p95 with progress ' + quantile(delays.with, 0.95));
+    assert.ok(quantile(delays.with, 0.5) < quantile(delays.without, 0.5));
   });
 
   for (const n of [20, 200]) {
