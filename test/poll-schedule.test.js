@@ -66,7 +66,7 @@ function sdkRun(at, ready, latency) {
 function drive(policy, tasks, { timing, latency = 0, refuse = () => null, warm = [], progress = false }) {
   const queue = [...warm, ...tasks].sort((a, b) => a.at - b.at);
   const live = new Map();
-  const out = { answered: 0, refused: 0, detectedAt: new Map(), watchedAt: new Map() };
+  const out = { answered: 0, refused: 0, detectedAt: new Map(), watchedAt: new Map(), polledAt: new Map() };
   const answers = []; // {at, run}
   let i = 0;
   let now = queue.length > 0 ? queue[0].at : 0;
@@ -75,6 +75,7 @@ function drive(policy, tasks, { timing, latency = 0, refuse = () => null, warm =
   const answer = (uuid, sentAt, at) => {
     const k = live.get(uuid);
     if (!k) return;
+    out.polledAt.set(uuid, [...(out.polledAt.get(uuid) || []), sentAt]);
     const results = k.ready.filter((x) => x <= sentAt).length;
     const last = Math.max(...k.ready);
     const pct = progress && results < k.ready.length ? Math.floor((100 * (sentAt - k.at)) / (last - k.at)) : undefined;
@@ -258,6 +259,19 @@ describe('poll schedule (simulated clock)', function () {
       const out = drive(policy(), tasks, { timing: SDK_TIMING, latency: 20, refuse: () => (rand() < 0.3 ? 2000 + rand() * 8000 : null) });
       assert.ok(out.refused > 0);
       assert.ok(out.answered <= sdkTotals(tasks, out, 20).requests);
+    }
+  });
+
+  it("Longest interval caps the wait between two checks of a task; above the SDK's 10 s it saves requests", () => {
+    const rand = prng(31);
+    for (const n of [1, 20]) {
+      const tasks = makeTasks(rand, { n, render: 'wide', arrival: 'stream' });
+      const tight = drive(policy(), tasks, { timing: { initialDelayMs: 1000, intervalMs: 500, maxIntervalMs: 2000 }, latency: 10 });
+      for (const times of tight.polledAt.values())
+        for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] <= 2000 + 1000 + 10, 'gap ' + (times[i] - times[i - 1]));
+      const loose = drive(policy(), tasks, { timing: { initialDelayMs: 1000, intervalMs: 500, maxIntervalMs: 30000 }, latency: 10 });
+      const sdk = sdkTotals(tasks, loose, 10).requests;
+      assert.ok(loose.answered < sdk, n + ' tasks: ' + loose.answered + ' requests vs the SDK ' + sdk);
     }
   });
 

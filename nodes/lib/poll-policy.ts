@@ -22,7 +22,7 @@
  *   task is only set once its honour is answered).
  */
 import { RenderModel, TaskFeatures, Window } from './render-model';
-import { sdkDelay, sdkNominal, sdkPollAtOrAfter } from './sdk-cadence';
+import { cadenceDelay, sdkNominal, sdkPollAtOrAfter } from './sdk-cadence';
 
 export interface PollTiming {
   initialDelayMs: number;
@@ -258,8 +258,9 @@ export class AdaptivePolicy implements PollPolicy {
     this.pausedUntil = Math.max(this.pausedUntil, now + Math.max(retryAfterMs ?? 0, backoff));
   }
 
+  /** The SDK's sleep before the task's next poll, capped by its Longest interval instead of 10 s. */
   private gapOf(t: Task): number {
-    return Math.min(sdkDelay(t.poll, this.scale), t.timing.maxIntervalMs);
+    return cadenceDelay(t.poll, t.timing.maxIntervalMs, this.scale);
   }
 
   private accrue(now: number): void {

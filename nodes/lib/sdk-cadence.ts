@@ -24,6 +24,16 @@ export function sdkDelay(k: number, scale = 1): number {
   return DELAYS[Math.min(Math.max(k, 1), DELAYS.length) - 1] * scale;
 }
 
+/**
+ * The SDK's sleep before poll k, with another cap: below 10 s it tightens the SDK's pace, above it
+ * the ×1.5 growth goes on up to the cap (fewer polls than the SDK). capMs is already scaled.
+ */
+export function cadenceDelay(k: number, capMs: number, scale = 1): number {
+  if (k <= 1) return Math.min(SDK_FIRST_MS * scale, capMs);
+  const grown = SDK_SECOND_MS * scale * SDK_FACTOR ** (k - 2);
+  return Math.min(capMs, capMs > SDK_CAP_MS * scale ? grown : Math.min(grown, SDK_CAP_MS * scale));
+}
+
 /** The number of the SDK's first poll at or after `elapsedMs` after the submit, if answers took no time. */
 export function sdkPollAtOrAfter(elapsedMs: number, scale = 1): number {
   const last = NOMINAL[NOMINAL.length - 1] * scale;
