@@ -128,7 +128,7 @@ const SIZES = args.smoke
       footprintSettleMs: 2000,
       budgetMs: 720000,
     };
-if (args.rounds) SIZES.rounds = SIZES.cpuRounds = SIZES.inflightRounds = SIZES.ingestRounds = args.rounds;
+if (args.rounds) SIZES.rounds = SIZES.cpuRounds = SIZES.inflightRounds = SIZES.hogRounds = SIZES.ingestRounds = args.rounds;
 const OUT = args.out || (args.smoke ? fs.mkdtempSync(path.join(os.tmpdir(), 'ovi-bench-smoke-')) : __dirname);
 const want = (phase) => !args.only || args.only.has(phase);
 

@@ -123,29 +123,32 @@ export class PollScheduler {
     if (!plan) {
       // Woken early (a watch armed a time the policy then moved): sleep until its next tick.
       const now = Date.now();
-      const next = this.policyImpl.nextAt(now);
-      if (next <= now)
-        this.arm(now + 5); // never spin, whatever the policy says
-      else this.arm();
+      this.arm(this.policyImpl.nextAt(now) <= now ? now + 5 : undefined); // never spin, whatever the policy says
+      return;
+    }
+    this.stats.ticks++;
+    if (plan.parallel) {
+      // One request per task, each on its own cycle as the SDK runs them: no tick waits for another.
+      for (const batch of plan.batches) {
+        this.pollBatch(batch)
+          .then((outcome) => {
+            if (outcome.kind === 'failed' && !this.closed) this.policyImpl.failed([batch], Date.now(), outcome.retryAfterMs);
+          })
+          .catch((e: unknown) => this.log.warn('ovi: poll failed: ' + (e instanceof Error ? e.message : String(e))))
+          .finally(() => this.arm());
+      }
+      this.arm();
       return;
     }
     this.busy = true;
-    this.stats.ticks++;
     try {
-      if (plan.parallel) {
-        const outcomes = await Promise.all(plan.batches.map((b) => this.pollBatch(b)));
-        const failed = plan.batches.filter((_, i) => outcomes[i].kind === 'failed');
-        const retryAfter = Math.max(0, ...outcomes.map((o) => (o.kind === 'failed' ? (o.retryAfterMs ?? 0) : 0)));
-        if (failed.length > 0 && !this.closed) this.policyImpl.failed(failed, Date.now(), retryAfter || undefined);
-      } else {
-        for (let i = 0; i < plan.batches.length && !this.closed; i++) {
-          const outcome = await this.pollBatch(plan.batches[i]);
-          if (outcome.kind === 'cancelled') break;
-          if (outcome.kind === 'failed') {
-            // Refused: the rest of this tick waits for the pause too.
-            this.policyImpl.failed(plan.batches.slice(i), Date.now(), outcome.retryAfterMs);
-            break;
-          }
+      for (let i = 0; i < plan.batches.length && !this.closed; i++) {
+        const outcome = await this.pollBatch(plan.batches[i]);
+        if (outcome.kind === 'cancelled') break;
+        if (outcome.kind === 'failed') {
+          // Refused: the rest of this tick waits for the pause too.
+          this.policyImpl.failed(plan.batches.slice(i), Date.now(), outcome.retryAfterMs);
+          break;
         }
       }
     } catch (e) {
