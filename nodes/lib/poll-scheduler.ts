@@ -7,6 +7,7 @@ import { OviError } from './errors';
 import { JobHub, JobRecord, classify } from './job-hub';
 import { FixedPolicy, SdkPolicy } from './poll-baselines';
 import { AdaptivePolicy, PolicyName, PolicyOptions, PollPolicy, PollReport, PollTiming } from './poll-policy';
+import { TaskFeatures } from './render-model';
 import { Envelope, RunwareClient } from './runware-client';
 import { SDK_CAP_MS, SDK_FIRST_MS, SDK_SECOND_MS } from './sdk-cadence';
 
@@ -46,7 +47,7 @@ export function reportOf(env: Envelope): PollReport {
   return { results, pending, progress };
 }
 
-function featuresOf(rec: JobRecord | undefined): { numberResults: number; steps?: number; hasImage?: boolean } {
+function featuresOf(rec: JobRecord | undefined): TaskFeatures {
   return { numberResults: rec?.numberResults ?? 1, steps: rec?.steps, hasImage: rec?.hasImage };
 }
 
