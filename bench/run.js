@@ -124,7 +124,7 @@ const SIZES = args.smoke
       inFlightRounds: { twenty: 3, twoHundred: 1 },
       webhookDelayN: 300,
       webhookGapMs: 5,
-      footprintRounds: 5,
+      footprintRounds: 7,
       footprintSettleMs: 2000,
       budgetMs: 720000,
     };

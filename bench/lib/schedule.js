@@ -387,20 +387,21 @@ function scheduleTable(res, webhook) {
     for (const pol of POLICIES) line(what, pol.label, x[pol.id]);
     if (x.adaptive.nothingLearned) for (const pol of POLICIES) line(label(key, x) + ', nothing learned', pol.label, x[pol.id].nothingLearned);
   }
-  if (webhook)
+  out.push('');
+  if (webhook) {
+    const q = (x) => round(quantile(webhook.delaysMs, x), 1);
     out.push(
-      '| webhook mode, ' +
+      'Webhook mode for comparison (' +
         webhook.posted +
-        ' results | ovi webhook (POST in → msg out) | ' +
-        webhook.p50s +
-        ' | ' +
-        webhook.p95s +
-        ' | ' +
-        webhook.maxS +
-        ' | 0 | ' +
-        webhook.emitted +
-        ' |',
+        ' results of submitted tasks, POST in → msg out of ovi webhook, no scaling): p50 ' +
+        q(0.5) +
+        ' ms, p95 ' +
+        q(0.95) +
+        ' ms, p99 ' +
+        q(0.99) +
+        ' ms; no getResponse request.',
     );
+  }
   out.push('');
   return out.join('\n');
 }
