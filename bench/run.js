@@ -8,11 +8,13 @@
  * load generator is another child process. Every row compares two things measured in the same
  * run, alternating, repeated (median of the rounds). Writes results.json and results.md.
  *
- *   node bench/run.js [--smoke] [--rounds N] [--only cpu,ticks,calls,inflight,ingest]
- *                     [--out DIR] [--profile DIR]
+ *   node bench/run.js [--smoke] [--rounds N] [--only cpu,ticks,calls,schedule,webhook,inflight,ingest,footprint]
+ *                     [--out DIR] [--profile DIR] [--policy adaptive|sdk|fixed]
  *
  * --smoke    tiny sizes, one round; results go to a temp dir unless --out is given
  *            (test/bench-smoke.test.js checks only that the rows are well formed).
+ * --policy   the poll schedule of "ours" in the CPU, ticks, calls and in-flight rows (default: the
+ *            package's own, adaptive); to compare, e.g. --policy fixed for 0.1.0's schedule.
  * --profile  write V8 CPU profiles (.cpuprofile, open in Chrome DevTools) of our side of each
  *            phase to DIR; the numbers of a profiled run are not comparable (the profiler costs).
  */
@@ -27,13 +29,17 @@ const { monitorEventLoopDelay, performance } = require('perf_hooks');
 
 const { startNodeRed, snapshotPackage, ROOT } = require('./lib/node-red');
 const { startSimChild } = require('./lib/sim');
+const { startHog } = require('./lib/hog');
+const { runSchedules, scheduleRows, scheduleTable, quantile, prng } = require('./lib/schedule');
+const { webhookDelay } = require('./lib/webhook-delay');
+const { footprint } = require('./lib/footprint');
 const { createRawClient } = require('./lib/raw-client');
 const flows = require('./lib/flows');
 
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const a = { smoke: false, rounds: null, only: null, out: null, profile: null };
+  const a = { smoke: false, rounds: null, only: null, out: null, profile: null, policy: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--smoke') a.smoke = true;
@@ -41,12 +47,16 @@ function parseArgs(argv) {
     else if (arg === '--only') a.only = new Set(argv[++i].split(','));
     else if (arg === '--out') a.out = path.resolve(argv[++i]);
     else if (arg === '--profile') a.profile = path.resolve(argv[++i]);
+    else if (arg === '--policy') a.policy = argv[++i];
     else if (arg === '--help' || arg === '-h') {
-      console.log('usage: node bench/run.js [--smoke] [--rounds N] [--only cpu,ticks,calls,inflight,ingest] [--out DIR] [--profile DIR]');
+      console.log(
+        'usage: node bench/run.js [--smoke] [--rounds N] [--only cpu,ticks,calls,schedule,webhook,inflight,ingest,footprint] [--out DIR] [--profile DIR]',
+      );
       process.exit(0);
     } else throw new Error('unknown argument ' + arg);
   }
   if (a.rounds !== null && !(Number.isInteger(a.rounds) && a.rounds >= 1 && a.rounds <= 20)) throw new Error('--rounds must be 1..20');
+  if (a.policy !== null && !['adaptive', 'sdk', 'fixed'].includes(a.policy)) throw new Error('--policy must be adaptive, sdk or fixed');
   return a;
 }
 
@@ -71,7 +81,18 @@ const SIZES = args.smoke
       ingestMs: 300,
       ingestMax: 300,
       ingestConc: 8,
-      budgetMs: 150000,
+      hogRounds: 1,
+      scheduleScale: 0.02,
+      aloneSlots: 3,
+      aloneRounds: 1,
+      twenty: 4,
+      twoHundred: 8,
+      inFlightRounds: { twenty: 1, twoHundred: 1 },
+      webhookDelayN: 20,
+      webhookGapMs: 2,
+      footprintRounds: 1,
+      footprintSettleMs: 300,
+      budgetMs: 200000,
     }
   : {
       rounds: 3,
@@ -92,9 +113,22 @@ const SIZES = args.smoke
       ingestMs: 1500,
       ingestMax: 200000,
       ingestConc: 32,
-      budgetMs: 420000,
+      hogRounds: 3,
+      // Poll schedules: time ×0.1, so a 40 s render takes 4 s; 1 task alone in 20 fresh accounts per
+      // schedule (2 rounds), 20 in flight (3 rounds) and 200 (1 round) after a warm-up batch each.
+      scheduleScale: 0.1,
+      aloneSlots: 20,
+      aloneRounds: 2,
+      twenty: 20,
+      twoHundred: 200,
+      inFlightRounds: { twenty: 3, twoHundred: 1 },
+      webhookDelayN: 300,
+      webhookGapMs: 5,
+      footprintRounds: 7,
+      footprintSettleMs: 2000,
+      budgetMs: 720000,
     };
-if (args.rounds) SIZES.rounds = SIZES.cpuRounds = SIZES.inflightRounds = SIZES.ingestRounds = args.rounds;
+if (args.rounds) SIZES.rounds = SIZES.cpuRounds = SIZES.inflightRounds = SIZES.hogRounds = SIZES.ingestRounds = args.rounds;
 const OUT = args.out || (args.smoke ? fs.mkdtempSync(path.join(os.tmpdir(), 'ovi-bench-smoke-')) : __dirname);
 const want = (phase) => !args.only || args.only.has(phase);
 
@@ -212,13 +246,18 @@ async function main() {
   const details = {};
   let seq = 0;
   const uid = () => 'r' + ++seq;
+  /** Deploy one of our poll flows, with the schedule chosen by --policy. */
+  async function deployOursPoll(p, settings) {
+    await nr.deploy(flows.oursPoll(p, sim.url, settings));
+    if (args.policy) nr.getNode(p + '.cfg').account.scheduler.usePolicy(args.policy);
+  }
 
   try {
     // -------------------------------------------------------------- sides of the CPU row
     async function oursPoll(n, profileAs) {
       const p = uid();
       await sim.reset();
-      await nr.deploy(flows.oursPoll(p, sim.url, { initialDelayS: POLL.initialDelayMs / 1000, maxIntervalS: POLL.maxIntervalMs / 1000 }));
+      await deployOursPoll(p, { initialDelayS: POLL.initialDelayMs / 1000, maxIntervalS: POLL.maxIntervalMs / 1000 });
       const submit = nr.getNode(p + '.submit');
       const ok = counter(nr.getNode(p + '.sink'));
       const bad = counter(nr.getNode(p + '.errors'));
@@ -421,7 +460,7 @@ async function main() {
         if (kind === 'ours') {
           const p = uid();
           cfgId = p + '.cfg';
-          await nr.deploy(flows.oursPoll(p, sim.url, { initialDelayS: TICK_INTERVAL_MS / 1000, maxIntervalS: TICK_INTERVAL_MS / 1000 }));
+          await deployOursPoll(p, { initialDelayS: TICK_INTERVAL_MS / 1000, maxIntervalS: TICK_INTERVAL_MS / 1000 });
           counter(nr.getNode(p + '.poll'), (m) => seen.add(m.taskUUID));
           feed = nr.getNode(p + '.submit');
         } else {
@@ -559,6 +598,55 @@ async function main() {
       }
     }
 
+    // -------------------------------------------------------------- poll schedules and webhook delay
+    const ctx = { nr, sim, uid, waitFor, log, prompt: PROMPT, scale: SIZES.scheduleScale, rand: prng(20261125), timeoutMs: 120000 };
+    if (want('schedule')) {
+      log(
+        'poll schedules side by side (ours, Runware SDK, before): 1 task alone ×' +
+          SIZES.aloneSlots +
+          ' accounts, ' +
+          SIZES.twenty +
+          ' and ' +
+          SIZES.twoHundred +
+          ' in flight; time scaled ×' +
+          SIZES.scheduleScale,
+      );
+      await sim.reset();
+      await sim.configure({ webhooks: false });
+      details.schedule = await runSchedules(ctx, SIZES);
+      await sim.configure({ webhooks: true });
+      rows.push(...scheduleRows(details.schedule));
+    }
+    if (want('webhook')) {
+      log('webhook path delay: ' + SIZES.webhookDelayN + ' correlated results posted ' + SIZES.webhookGapMs + ' ms apart');
+      await sim.reset();
+      const w = await webhookDelay(ctx, { n: SIZES.webhookDelayN, gapMs: SIZES.webhookGapMs });
+      const q = (x) => round(quantile(w.delaysMs, x), 2);
+      details.webhookDelay = { ...w, p50s: round(q(0.5) / 1000, 3), p95s: round(q(0.95) / 1000, 3), maxS: round(Math.max(...w.delaysMs) / 1000, 3) };
+      rows.push({
+        id: 'webhook-delay-p99',
+        metric: 'Webhook mode: result POST in → msg out of ovi webhook, p99',
+        unit: 'ms',
+        ours: q(0.99),
+        baseline: null,
+        baselineLabel: 'none (the path itself)',
+        ratio: null,
+        ratioRounds: [q(0.99)],
+        goal: { op: '<=', value: 50, on: 'ours' },
+        valid: w.emitted === w.posted && w.errors === 0 && (w.statuses[200] || 0) === w.posted,
+        notes:
+          w.posted +
+          ' results of tasks this account submitted, posted by the bench on one clock with the msg out, ' +
+          SIZES.webhookGapMs +
+          ' ms apart over keep-alive connections; p50 ' +
+          q(0.5) +
+          ' ms, max ' +
+          round(Math.max(...w.delaysMs), 2) +
+          ' ms; answers ' +
+          JSON.stringify(w.statuses),
+      });
+    }
+
     // -------------------------------------------------------------- 10,000 tasks in flight
     if (want('inflight')) {
       const N = SIZES.inflight;
@@ -568,15 +656,16 @@ async function main() {
       idle.enable();
       await sleep(1000);
       idle.disable();
-      const runs = [];
-      for (let r = 0; r < SIZES.inflightRounds; r++) {
+      // One round; with `hog`, a child process spins on one core from the first submit to the end.
+      async function inflightRound(r, hog) {
         const p = uid();
         await sim.configure({ renderMs: 3600000 });
         await sim.reset();
-        await nr.deploy(flows.oursPoll(p, sim.url, { initialDelayS: 1, maxIntervalS: 1, timeoutS: 3600 }));
+        await deployOursPoll(p, { initialDelayS: 1, maxIntervalS: 1, timeoutS: 3600 });
         const submit = nr.getNode(p + '.submit');
         const acked = counter(nr.getNode(p + '.poll'));
         const bad = counter(nr.getNode(p + '.errors'));
+        const hogProc = hog ? startHog() : null; // spinning before the histograms start
         await sleep(200);
         const heap0 = await settledHeap();
         const rss0 = process.memoryUsage().rss;
@@ -598,7 +687,7 @@ async function main() {
         );
         const submitMs = performance.now() - t0;
         burst.disable();
-        if (args.profile) await prof.stop('inflight-submit-' + (r + 1));
+        if (args.profile) await prof.stop('inflight-submit-' + (hog ? 'hog-' : '') + (r + 1));
         const steady = monitorEventLoopDelay({ resolution: 1 });
         steady.enable();
         const s0 = await sim.stats();
@@ -606,14 +695,16 @@ async function main() {
         const s1 = await sim.stats();
         steady.disable();
         all.disable();
+        if (hogProc) await hogProc.stop();
         const heap1 = await settledHeap();
         const rss1 = process.memoryUsage().rss;
         const c0 = performance.now();
         await nr.clear();
         const closeMs = performance.now() - c0;
         const ms = (h, q) => h.percentile(q) / 1e6;
-        runs.push({
+        const run = {
           tasks: N,
+          hog: !!hog,
           acked: acked.n,
           failed: bad.n,
           submitMs: round(submitMs, 0),
@@ -625,26 +716,52 @@ async function main() {
           steadyGetResponseRequests: diff(s0, s1, 'getResponseRequests'),
           steadyGetResponseTasks: diff(s0, s1, 'getResponseTasks'),
           closeMs: round(closeMs, 0),
-        });
+        };
         log(
           '  round ' +
             (r + 1) +
+            (hog ? ' (CPU hog beside)' : '') +
             ': heap +' +
-            runs[r].heapGrowthMB +
+            run.heapGrowthMB +
             ' MB, ELD p99 ' +
-            runs[r].eld.p99 +
+            run.eld.p99 +
             ' ms (submitting ' +
-            runs[r].eldSubmit.p99 +
+            run.eldSubmit.p99 +
             ', in flight ' +
-            runs[r].eldSteady.p99 +
+            run.eldSteady.p99 +
             '), all acknowledged in ' +
-            runs[r].submitMs +
+            run.submitMs +
             ' ms',
         );
+        return run;
+      }
+      const runs = [];
+      for (let r = 0; r < SIZES.inflightRounds; r++) runs.push(await inflightRound(r, false));
+      // The same burst while another process loads a core (a small device does other things too).
+      const idleHog = monitorEventLoopDelay({ resolution: 1 });
+      const hogRuns = [];
+      if (SIZES.hogRounds > 0) {
+        log('  the same burst while a CPU hog child process spins on one core, ' + SIZES.hogRounds + ' round(s)');
+        const h = startHog();
+        idleHog.enable();
+        await sleep(1000);
+        idleHog.disable();
+        await h.stop();
+        for (let r = 0; r < SIZES.hogRounds; r++) hogRuns.push(await inflightRound(r, true));
       }
       const idleP99 = round(idle.percentile(99) / 1e6, 2);
       const failed = runs.reduce((s, x) => s + x.failed, 0);
-      details.inflight = { tasks: N, steadyMs: SIZES.steadyMs, pollEveryS: 1, feed: '10 msgs per macrotask', idleEldP99: idleP99, runs };
+      const idleHogP99 = hogRuns.length ? round(idleHog.percentile(99) / 1e6, 2) : null;
+      details.inflight = {
+        tasks: N,
+        steadyMs: SIZES.steadyMs,
+        pollEveryS: 1,
+        feed: '10 msgs per macrotask',
+        idleEldP99: idleP99,
+        idleHogEldP99: idleHogP99,
+        runs,
+        hogRuns,
+      };
       rows.push({
         id: 'inflight-heap',
         metric: N + ' tasks in flight: heap growth',
@@ -705,6 +822,30 @@ async function main() {
           median(runs.map((x) => x.eld.p99)) +
           ' ms',
       });
+      if (hogRuns.length) {
+        const hogFailed = hogRuns.reduce((n, x) => n + x.failed, 0);
+        rows.push({
+          id: 'inflight-eld-p99-submitting-hog',
+          metric: N + ' tasks submitted at once while another process loads a core: event-loop delay p99',
+          unit: 'ms',
+          ours: median(hogRuns.map((x) => x.eldSubmit.p99)),
+          baseline: idleHogP99,
+          baselineLabel: 'idle Node-RED with the same CPU hog beside it, same histogram',
+          ratio: null,
+          ratioRounds: hogRuns.map((x) => x.eldSubmit.p99),
+          goal: { op: '<', value: 20, on: 'ours' },
+          valid: hogFailed === 0,
+          notes:
+            'a child process spinning on one core (node -e "for(;;){}") from before the first submit to the end of the round; ' +
+            N +
+            ' msgs, 10 per macrotask; all acknowledged in ' +
+            median(hogRuns.map((x) => x.submitMs)) +
+            ' ms; max ' +
+            median(hogRuns.map((x) => x.eldSubmit.max)) +
+            ' ms' +
+            (hogFailed ? '; FAILED TASKS: ' + hogFailed : ''),
+        });
+      }
     }
 
     // -------------------------------------------------------------- webhook ingest
@@ -812,6 +953,48 @@ async function main() {
           lost,
       });
     }
+
+    // -------------------------------------------------------------- footprint of an idle Node-RED
+    if (want('footprint')) {
+      log('idle Node-RED (no flows), bare vs with this package: ' + SIZES.footprintRounds + ' round(s) of two spawned processes');
+      const pairs = await footprint({
+        pkgDir,
+        pkgName: require(path.join(ROOT, 'package.json')).name,
+        rounds: SIZES.footprintRounds,
+        settleMs: SIZES.footprintSettleMs,
+        log,
+      });
+      details.footprint = { settleMs: SIZES.footprintSettleMs, pairs };
+      for (const [id, key, unit, limit, what] of [
+        ['footprint-rss', 'rssMB', 'MB', 5, 'RSS'],
+        ['footprint-start', 'startMs', 'ms', 30, 'start time (spawn → "Started flows")'],
+      ]) {
+        const diffs = pairs.map((x) => round(x.ours[key] - x.bare[key], 2));
+        const ours = round(median(pairs.map((x) => x.ours[key])), 1);
+        const bare = round(median(pairs.map((x) => x.bare[key])), 1);
+        rows.push({
+          id,
+          metric: 'Idle Node-RED ' + require('node-red/package.json').version + ' (no flows), ' + what + ': with this package vs bare',
+          unit,
+          ours,
+          baseline: bare,
+          baselineLabel: 'the same Node-RED without the package, started alternately in the same run',
+          ratio: round(ours / bare, 3),
+          ratioRounds: diffs,
+          added: round(median(diffs), 1),
+          goal: { op: '<=', value: limit, on: 'added' },
+          valid: true,
+          notes:
+            'added (median of the per-round differences, shown per round above): ' +
+            round(median(diffs), 1) +
+            ' ' +
+            unit +
+            '; node-red command with its default settings, own userDir, RSS read ' +
+            SIZES.footprintSettleMs +
+            ' ms after "Started flows"; the package installed as in a userDir (node_modules link)',
+        });
+      }
+    }
   } finally {
     raw.close();
     await nr.stop().catch(() => {});
@@ -835,8 +1018,17 @@ async function main() {
   const result = {
     machine,
     mode: args.smoke ? 'smoke' : 'full',
+    policy: args.policy || 'adaptive',
     profiled: !!args.profile,
-    rounds: { cpu: SIZES.cpuRounds, ticks: SIZES.rounds, calls: SIZES.rounds, inflight: SIZES.inflightRounds, ingest: SIZES.ingestRounds },
+    rounds: {
+      cpu: SIZES.cpuRounds,
+      ticks: SIZES.rounds,
+      calls: SIZES.rounds,
+      inflight: SIZES.inflightRounds,
+      hog: SIZES.hogRounds,
+      ingest: SIZES.ingestRounds,
+      footprint: SIZES.footprintRounds,
+    },
     durationS: round((Date.now() - started) / 1000, 1),
     rows,
     details,
@@ -852,7 +1044,7 @@ async function main() {
 function isMet(row) {
   if (!row.goal) return null;
   if (row.valid === false) return false;
-  const v = row.goal.on === 'ours' ? row.ours : row.ratio;
+  const v = row.goal.on === 'ours' ? row.ours : row.goal.on === 'added' ? row.added : row.ratio;
   if (!Number.isFinite(v)) return false;
   if (row.goal.op === '<=') return v <= row.goal.value;
   if (row.goal.op === '<') return v < row.goal.value;
@@ -862,7 +1054,12 @@ function isMet(row) {
 
 function goalText(row) {
   if (!row.goal) return '—';
-  return (row.goal.on === 'ours' ? 'ours ' : 'ratio ') + row.goal.op.replace('<=', '≤').replace('>=', '≥') + ' ' + row.goal.value;
+  return (
+    (row.goal.on === 'ours' ? 'ours ' : row.goal.on === 'added' ? 'added ' : 'ratio ') +
+    row.goal.op.replace('<=', '≤').replace('>=', '≥') +
+    ' ' +
+    row.goal.value
+  );
 }
 
 const fmt = (v) => (v === null || v === undefined ? '—' : String(v));
@@ -883,7 +1080,13 @@ function table(rows) {
 function markdown(result) {
   const m = result.machine;
   const out = [];
-  out.push('# Benchmark results (' + result.mode + (result.profiled ? ', PROFILED: timings not comparable' : '') + ')');
+  out.push(
+    '# Benchmark results (' +
+      result.mode +
+      (result.profiled ? ', PROFILED: timings not comparable' : '') +
+      (result.policy !== 'adaptive' ? ', ours polled by the ' + result.policy + ' schedule' : '') +
+      ')',
+  );
   out.push('');
   out.push('Generated by `npm run bench` (bench/run.js) on ' + m.date + '; do not edit by hand. What each side does: bench/README.md.');
   out.push('');
@@ -915,8 +1118,12 @@ function markdown(result) {
       result.rounds.calls +
       ', in flight ' +
       result.rounds.inflight +
-      ', ingest ' +
+      ' (with a CPU hog ' +
+      result.rounds.hog +
+      '), ingest ' +
       result.rounds.ingest +
+      ', footprint ' +
+      result.rounds.footprint +
       '. Medians shown; a ratio is taken within each round, then the median of the ratios. Whole run: ' +
       result.durationS +
       ' s.',
@@ -924,6 +1131,7 @@ function markdown(result) {
   out.push('');
   out.push(table(result.rows));
   out.push('');
+  if (result.details.schedule) out.push(scheduleTable(result.details.schedule, result.details.webhookDelay));
   out.push('## Rows');
   out.push('');
   for (const r of result.rows)

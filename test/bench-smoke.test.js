@@ -14,16 +14,28 @@ const ROW_IDS = [
   'getresponse-per-tick',
   'calls-per-task-webhook',
   'calls-per-task-poll',
+  'poll-delay-alone',
+  'poll-requests-alone',
+  'poll-delay-20',
+  'poll-requests-20',
+  'poll-delay-20-cold',
+  'poll-delay-200',
+  'poll-requests-200',
+  'poll-delay-200-cold',
+  'webhook-delay-p99',
   'inflight-heap',
   'inflight-eld-p99-polling',
   'inflight-eld-p99-submitting',
+  'inflight-eld-p99-submitting-hog',
   'webhook-ingest',
+  'footprint-rss',
+  'footprint-start',
 ];
 
 const finiteOrNull = (v) => v === null || Number.isFinite(v);
 
 describe('bench (smoke size)', function () {
-  this.timeout(240000);
+  this.timeout(300000);
   let out;
   let result;
   let stdout = '';
@@ -32,7 +44,7 @@ describe('bench (smoke size)', function () {
     out = fs.mkdtempSync(path.join(os.tmpdir(), 'ovi-bench-smoke-test-'));
     // Its own process: the bench embeds a Node-RED of its own, beside the one of the test helper.
     await new Promise((resolve, reject) => {
-      execFile(process.execPath, [RUN, '--smoke', '--out', out], { timeout: 220000, maxBuffer: 16 * 1024 * 1024 }, (err, so, se) => {
+      execFile(process.execPath, [RUN, '--smoke', '--out', out], { timeout: 280000, maxBuffer: 16 * 1024 * 1024 }, (err, so, se) => {
         stdout = so;
         if (err) reject(new Error('bench --smoke failed: ' + err.message + '\n' + so.slice(-4000) + '\n' + se.slice(-4000)));
         else resolve();
@@ -74,6 +86,7 @@ describe('bench (smoke size)', function () {
       else {
         assert.ok(['<=', '<', '>='].includes(r.goal.op) && Number.isFinite(r.goal.value), at);
         assert.strictEqual(typeof r.met, 'boolean', at);
+        if (r.goal.on === 'added') assert.ok(Number.isFinite(r.added), at);
       }
     }
   });
@@ -83,5 +96,19 @@ describe('bench (smoke size)', function () {
     assert.ok(md.includes('| Metric | Ours | Baseline | Ratio | Goal | Met |'));
     for (const r of result.rows) assert.ok(md.includes(r.metric), r.metric);
     assert.ok(stdout.includes('| Metric | Ours | Baseline | Ratio | Goal | Met |'));
+  });
+
+  it('puts the poll schedules side by side, each with delays and requests per task', () => {
+    const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
+    assert.ok(md.includes('## Poll schedules side by side'));
+    const s = result.details.schedule;
+    for (const key of ['alone', 'twenty', 'twoHundred']) {
+      for (const policy of ['adaptive', 'sdk', 'fixed']) {
+        const x = s.sizes[key][policy];
+        const at = key + '/' + policy + ': ' + JSON.stringify(x);
+        assert.ok(x.tasks > 0 && x.failed === 0 && x.unmatched === 0, at);
+        for (const k of ['p50s', 'p95s', 'requestsPerTask']) assert.ok(Number.isFinite(x[k]), at);
+      }
+    }
   });
 });

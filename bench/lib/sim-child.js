@@ -5,8 +5,32 @@ const path = require('path');
 // argv[2]: the package directory (a snapshot of the build, see node-red.js), default the repo.
 const pkgDir = process.argv[2] || path.join(__dirname, '..', '..');
 const { createSimulator } = require(path.join(pkgDir, 'dist', 'simulator', 'server.js'));
+const jobs = require(path.join(pkgDir, 'dist', 'simulator', 'jobs.js'));
 
 let sim = null;
+
+// Bench instrumentation of the simulator's job module (the simulator itself has one renderMs for
+// all jobs): a render time per taskUUID, the time each result becomes ready, and whether processing
+// items carry `progress` (Runware may not report it for Ovi). api.js calls these through the
+// module's exports at each request, so replacing them here takes effect.
+const renders = new Map(); // taskUUID → renderMs
+const dueAt = new Map(); // videoUUID → epoch ms
+let withProgress = true;
+const createJob = jobs.createJob;
+jobs.createJob = (task, init) => {
+  const renderMs = renders.get(task.taskUUID);
+  if (renderMs === undefined) return createJob(task, init);
+  renders.delete(task.taskUUID);
+  const job = createJob(task, { ...init, renderMs });
+  for (const r of job.results) dueAt.set(r.videoUUID, r.dueAt);
+  return job;
+};
+const viewJob = jobs.viewJob;
+jobs.viewJob = (job, now) => {
+  const view = viewJob(job, now);
+  if (!withProgress && view.items) for (const item of view.items) delete item.progress;
+  return view;
+};
 
 const commands = {
   async start(opts) {
@@ -34,6 +58,18 @@ const commands = {
   },
   cpu() {
     return process.cpuUsage();
+  },
+  /** {byTask: {taskUUID: renderMs}, progress: boolean}: render times for tasks about to be submitted. */
+  renders(arg) {
+    for (const [uuid, ms] of Object.entries(arg.byTask || {})) renders.set(uuid, ms);
+    if (typeof arg.progress === 'boolean') withProgress = arg.progress;
+    return true;
+  },
+  /** videoUUID → when it became ready (epoch ms), for the results of tasks given a render time; then forgotten. */
+  dueTimes() {
+    const out = Object.fromEntries(dueAt);
+    dueAt.clear();
+    return out;
   },
   async close() {
     if (sim) await sim.close();

@@ -35,6 +35,8 @@ async function startSimChild(opts, pkgDir) {
     configure: (patch) => call('configure', patch),
     lastSubmit: () => call('lastSubmit'),
     cpu: () => call('cpu'),
+    renders: (arg) => call('renders', arg),
+    dueTimes: () => call('dueTimes'),
     async close() {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));

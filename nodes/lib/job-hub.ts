@@ -22,6 +22,8 @@ export type Via = 'poll' | 'webhook' | 'custom';
 export interface JobRecord {
   taskUUID: string;
   numberResults: number;
+  steps?: number; // with hasImage: what the poll policy's render-time model keys on
+  hasImage?: boolean;
   outputFormat: string;
   /** poll: ovi poll nodes collect it; webhook: an ovi webhook node of ours; custom: a URL of the user's. */
   via: Via;
@@ -43,9 +45,6 @@ export interface JobRecord {
   wire?: string;
   /** Loaded from the store after a restart or redeploy: its submitting msg is gone. */
   resumed?: boolean;
-  /** Render-time model inputs (poll schedule). */
-  steps?: number;
-  hasImage?: boolean;
   /** USD held back from the budget for this task until its cost is known. */
   reserved?: number;
   /** Outcomes that arrived while no node could emit them, replayed on claim. Not persisted. */
