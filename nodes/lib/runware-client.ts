@@ -58,6 +58,7 @@ export interface ClientOptions {
 export const DEFAULT_RETRY: RetryPolicy = { retries: 4, baseMs: 500, maxMs: 15000 };
 const MAX_RESPONSE_BYTES = 20 * 1024 * 1024;
 const MAX_IN_FLIGHT = 16; // = the keep-alive agents' maxSockets
+const STARTS_PER_TURN = 4;
 const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 /** getResponse tasks per request at most, until Runware teaches a smaller number. */
 export const MAX_BATCH = 200;
@@ -197,15 +198,19 @@ export class RunwareClient {
 
   /**
    * At most MAX_IN_FLIGHT requests reach axios at once (the agent's socket count); the rest wait
-   * here, cheaply. 10,000 requests handed to axios together would each build a ClientRequest that
-   * sits in the agent queue, long-lived garbage that stalls the event loop.
+   * here, cheaply. And at most STARTS_PER_TURN requests start per turn of the event loop: building an
+   * axios request costs about a millisecond, and a burst (thousands of submits released by one journal
+   * write, or sixteen answers arriving together) would otherwise start them all in one turn and hold
+   * timers back for tens of milliseconds.
    */
   private active = 0;
   private readonly waiting: Array<() => void> = [];
+  private startedThisTurn = 0;
+  private turnScheduled = false;
 
   private async slot(signal?: AbortSignal): Promise<void> {
-    if (this.active < MAX_IN_FLIGHT) {
-      this.active++;
+    if (this.active < MAX_IN_FLIGHT && this.waiting.length === 0 && this.startedThisTurn < STARTS_PER_TURN) {
+      this.take();
       return;
     }
     await new Promise<void>((resolve, reject) => {
@@ -221,13 +226,35 @@ export class RunwareClient {
       if (signal?.aborted) return reject(cancelled());
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(start);
+      this.nextTurn();
     });
+  }
+
+  /** A slot is taken (counted now, so two starts in one turn cannot overbook). */
+  private take(): void {
     this.active++;
+    this.startedThisTurn++;
+    this.nextTurn();
+  }
+
+  /** Start waiting requests in the next turn of the event loop, a few per turn. */
+  private nextTurn(): void {
+    if (this.turnScheduled) return;
+    this.turnScheduled = true;
+    setImmediate(() => {
+      this.turnScheduled = false;
+      this.startedThisTurn = 0;
+      while (this.waiting.length > 0 && this.active < MAX_IN_FLIGHT && this.startedThisTurn < STARTS_PER_TURN) {
+        this.take();
+        (this.waiting.shift() as () => void)();
+      }
+      if (this.waiting.length > 0 && this.active < MAX_IN_FLIGHT) this.nextTurn();
+    });
   }
 
   private release(): void {
     this.active--;
-    this.waiting.shift()?.();
+    if (this.waiting.length > 0) this.nextTurn();
   }
 
   /** One HTTP exchange, no retries. Every failure becomes an OviError (never an axios error, whose config holds the key). */
