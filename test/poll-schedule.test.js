@@ -208,13 +208,14 @@ describe('poll schedule (simulated clock)', function () {
     }
   });
 
-  it("with the node's default first check (5 s), a lone task ready later is found no later than by the SDK, with fewer requests", () => {
+  it("with First check after set to 5 s (0.1.0's default), a lone task ready later is found no later than by the SDK, with fewer requests", () => {
+    const FIVE_S = { initialDelayMs: 5000, intervalMs: 2000, maxIntervalMs: 10000 };
     const rand = prng(13);
     for (let s = 0; s < 300; s++) {
       const render = ['lognormal', 'wide', 'bimodal'][s % 3];
       const latency = [0, 15, 120][Math.floor(s / 3) % 3];
       const tasks = makeTasks(rand, { n: 1, render, results: [1, 2] });
-      const out = drive(policy(), tasks, { timing: DEFAULT_TIMING, latency });
+      const out = drive(policy(), tasks, { timing: FIVE_S, latency });
       const sdk = sdkTotals(tasks, out, latency);
       const at = JSON.stringify({ s, render, latency, ours: out.answered, sdk: sdk.requests });
       assert.ok(out.detectedAt.get(tasks[0].uuid) <= sdk.detectedAt.get(tasks[0].uuid), 'later than the SDK: ' + at);

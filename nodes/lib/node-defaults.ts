@@ -43,7 +43,8 @@ export const NODE_DEFAULTS: Readonly<Record<NodeType, Defaults>> = {
     fallbackAfter: 0,
     timeout: 1200,
   },
-  'ovi-poll': { name: '', initialDelay: 5, maxInterval: 10, timeout: 1200, ...OUTPUT },
+  // First check after 1 s, longest interval 10 s: Runware's own SDK cadence (docs/PERFORMANCE.md).
+  'ovi-poll': { name: '', initialDelay: 1, maxInterval: 10, timeout: 1200, ...OUTPUT },
   'ovi-webhook': { name: '', path: '/ovi/results', maxBody: 1024 * 1024, ...OUTPUT },
 };
 

@@ -14,9 +14,10 @@ import { SDK_CAP_MS, SDK_FIRST_MS, SDK_SECOND_MS } from './sdk-cadence';
 export type { PolicyName, PollTiming } from './poll-policy';
 
 /** Tasks not (yet) claimed by an ovi poll node, resumed ones and the webhook fallback. */
-export const DEFAULT_TIMING: PollTiming = { initialDelayMs: 5000, intervalMs: 2000, maxIntervalMs: 10000 };
 /** Runware's SDK cadence as settings: with it, a lone task is polled exactly when the SDK would. */
 export const SDK_TIMING: PollTiming = { initialDelayMs: SDK_FIRST_MS, intervalMs: SDK_SECOND_MS, maxIntervalMs: SDK_CAP_MS };
+/** The account's own polling (tasks no ovi poll claimed yet, webhook fallbacks): the SDK's cadence. */
+export const DEFAULT_TIMING: PollTiming = SDK_TIMING;
 const MAX_BATCH = 200;
 
 export interface Logger {
