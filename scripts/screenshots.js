@@ -5,6 +5,7 @@
 // snapshot; Debian's Chromium (never a downloaded browser) run by playwright-core. The example is
 // run once through its inject so the nodes show their statuses, then:
 //   docs/images/flow.png           the doorbell flow after one ring
+//   docs/images/sidebar.png        the Ovi sidebar after that ring: the job's result with its player
 //   docs/images/submit-dialog.png  the edit dialog of its ovi submit node (Core tab)
 // Everything binds 127.0.0.1. Run: npm run screenshots (builds first).
 'use strict';
@@ -83,6 +84,17 @@ async function main() {
     const box = await page.locator('#red-ui-workspace-chart').boundingBox();
     await page.screenshot({ path: flowPng, clip: { x: box.x, y: box.y, width: Math.min(box.width, 1470), height: Math.min(box.height, 390) } });
 
+    // The Ovi sidebar with the ring's job and its result (the sidebar shown again for this one).
+    await page.evaluate(() => {
+      RED.menu.setSelected('menu-item-sidebar', true);
+      RED.sidebar.show('ovi');
+    });
+    await page.locator('#red-ui-sidebar-content video').first().waitFor({ timeout: 20000 });
+    await page.waitForTimeout(1500); // the player loads its first frame
+    const sidebarPng = path.join(OUT, 'sidebar.png');
+    await page.locator('#red-ui-sidebar').screenshot({ path: sidebarPng });
+    await page.evaluate(() => RED.menu.setSelected('menu-item-sidebar', false));
+
     // The ovi submit node's dialog, Core tab.
     await page.setViewportSize({ width: 1500, height: 960 });
     await page.locator(`[id="${SUBMIT}"] rect.red-ui-flow-node`).dblclick();
@@ -91,7 +103,7 @@ async function main() {
     const dialogPng = path.join(OUT, 'submit-dialog.png');
     await page.locator('.red-ui-tray').last().screenshot({ path: dialogPng });
 
-    for (const f of [flowPng, dialogPng]) {
+    for (const f of [flowPng, sidebarPng, dialogPng]) {
       const size = fs.statSync(f).size;
       if (size < 10000) throw new Error(f + ' looks empty (' + size + ' bytes)');
       console.log(path.relative(ROOT, f) + ' (' + Math.round(size / 1024) + ' kB)');
