@@ -124,7 +124,7 @@ const SIZES = args.smoke
       inFlightRounds: { twenty: 3, twoHundred: 1 },
       webhookDelayN: 300,
       webhookGapMs: 5,
-      footprintRounds: 7,
+      footprintRounds: 15, // a spawned start varies by ±80 ms: the median of many pairs
       footprintSettleMs: 2000,
       budgetMs: 720000,
     };

@@ -15,7 +15,7 @@ let sim = null;
 // module's exports at each request, so replacing them here takes effect.
 const renders = new Map(); // taskUUID → renderMs
 const dueAt = new Map(); // videoUUID → epoch ms
-let withProgress = true;
+let withProgress = false;
 const createJob = jobs.createJob;
 jobs.createJob = (task, init) => {
   const renderMs = renders.get(task.taskUUID);
@@ -25,12 +25,9 @@ jobs.createJob = (task, init) => {
   for (const r of job.results) dueAt.set(r.videoUUID, r.dueAt);
   return job;
 };
+// The simulator adds progress only when its `progress` option is on: `renders` switches it.
 const viewJob = jobs.viewJob;
-jobs.viewJob = (job, now) => {
-  const view = viewJob(job, now);
-  if (!withProgress && view.items) for (const item of view.items) delete item.progress;
-  return view;
-};
+jobs.viewJob = (job, now, view, ...rest) => viewJob(job, now, { ...(view || {}), progress: withProgress }, ...rest);
 
 const commands = {
   async start(opts) {
