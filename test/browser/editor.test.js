@@ -221,6 +221,24 @@ describe('editor in Chromium (real Node-RED 4, packed package, simulator)', func
     assert.ok(configs.includes('ovi.cfg'), 'ovi.cfg is not in the configuration nodes sidebar: ' + configs);
   });
 
+  it('the palette search finds the nodes by "video" and "runware", words users search for', async function () {
+    const visible = () =>
+      page.$$eval('#red-ui-palette-container .red-ui-palette-node', (els) =>
+        els
+          .filter((el) => el.offsetParent !== null)
+          .map((el) => el.getAttribute('data-palette-type'))
+          .sort(),
+      );
+    for (const word of ['video', 'Runware']) {
+      await typeInto('#red-ui-palette-search input', word);
+      await page.waitForTimeout(400); // the search box filters after a short pause
+      const found = await visible();
+      for (const type of ['ovi-poll', 'ovi-submit', 'ovi-webhook']) assert.ok(found.includes(type), word + ' does not find ' + type + ': ' + found);
+    }
+    await typeInto('#red-ui-palette-search input', '');
+    await page.waitForTimeout(400);
+  });
+
   it('dragging ovi submit from the palette onto the workspace and opening it shows the tabs Core, Advanced, Accelerator, Delivery', async function () {
     const id = await dragFromPalette('ovi-submit', 420, 420);
     dropped['ovi-submit'] = id;
