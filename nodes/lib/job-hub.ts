@@ -85,7 +85,7 @@ export interface HubEvents {
   notice(rec: JobRecord, text: string): void;
   /** Something worth persisting changed for this record (a result emitted, or it finished). */
   changed(rec: JobRecord): void;
-  /** A result reported its cost (USD, already checked plausible by the caller of ingest? no: raw). */
+  /** A result arrived: its cost as Runware reported it (raw, maybe absent; the budget judges it). */
   cost(amount: unknown, rec: JobRecord): void;
   /** A resumed task's owner is gone: its results leave from another ovi poll node. */
   rerouted(rec: JobRecord, toId: string): void;
@@ -138,7 +138,7 @@ function failureKey(err: OviError, item: Record<string, unknown>): string {
 export function resultId(item: ResultItem): string {
   if (typeof item.videoUUID === 'string' && item.videoUUID) return item.videoUUID;
   if (typeof item.videoURL === 'string' && item.videoURL) return item.videoURL.slice(0, 2048);
-  return 'item:' + String(item.seed ?? '') + ':' + String(item.imageUUID ?? item.mediaUUID ?? '');
+  return 'item:' + String(item.seed ?? ''); // neither id nor URL: its seed tells the results apart
 }
 
 /** A failed data item carries its error nested (`error: {code, message}`) or flat; read both. */
@@ -146,7 +146,6 @@ export function failureOf(item: RunwareErrorItem | ResultItem, uuid: string): Ov
   const nested = item.error !== null && typeof item.error === 'object' && !Array.isArray(item.error) ? (item.error as RunwareErrorItem) : undefined;
   const merged: RunwareErrorItem = nested ? { ...item, ...nested } : { ...item };
   delete merged.error;
-  if (typeof merged.code !== 'string' && typeof item.status === 'string') merged.code = undefined;
   return errorFromItem({ ...merged, taskUUID: uuid });
 }
 

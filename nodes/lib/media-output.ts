@@ -27,9 +27,6 @@ export const DEFAULT_FILE_PATH = OUT.filePath as string;
 export const DEFAULT_MAX_BYTES = OUT.maxBytes as number;
 export const DEFAULT_DOWNLOAD_TIMEOUT_S = OUT.downloadTimeout as number;
 
-/** The output settings' defaults, for the editor (scripts/build.js puts them in ovi-fields.js). */
-export const OUTPUT_DEFAULTS = { filePath: DEFAULT_FILE_PATH, maxBytes: DEFAULT_MAX_BYTES, downloadTimeout: DEFAULT_DOWNLOAD_TIMEOUT_S, retentionDays: 0 };
-
 export function outputMode(value: unknown): OutputMode {
   return value === 'buffer' || value === 'file' ? value : 'url';
 }

@@ -8,7 +8,7 @@
 import * as path from 'path';
 import type { Account } from './account';
 import { OviError } from './errors';
-import { DEFAULT_FILE_PATH, OutputOptions, cleanup, outputMode, renderPath, writeAtomic } from './media-output';
+import { DEFAULT_DOWNLOAD_TIMEOUT_S, DEFAULT_FILE_PATH, DEFAULT_MAX_BYTES, OutputOptions, cleanup, outputMode, renderPath, writeAtomic } from './media-output';
 import { NodeType, setting } from './node-defaults';
 import { numberSetting } from './config-ref';
 import { Limiter, isPrivateHost, safeDownload } from './safe-download';
@@ -84,8 +84,8 @@ export function outputOptionsFrom(type: NodeType, def: Record<string, unknown>, 
   return {
     mode: outputMode(get('output')),
     filePath: typeof filePath === 'string' && filePath.trim() ? filePath.trim() : DEFAULT_FILE_PATH,
-    maxBytes: numberSetting(get('maxBytes'), 50 * 1024 * 1024, 1),
-    timeoutMs: numberSetting(get('downloadTimeout'), 120, 1) * 1000,
+    maxBytes: numberSetting(get('maxBytes'), DEFAULT_MAX_BYTES, 1),
+    timeoutMs: numberSetting(get('downloadTimeout'), DEFAULT_DOWNLOAD_TIMEOUT_S, 1) * 1000,
     retries: 3,
     retentionDays: numberSetting(get('retentionDays'), 0, 0),
     baseDir,
